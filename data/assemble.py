@@ -1,0 +1,276 @@
+"""Build data/labeled/*.jsonl from hand-written pages, assign leak-free splits, add train-only augmentations.
+
+Input: a staging folder of hand-written pages, one file each (header lines, a `---` line, the page text):
+
+    label: education
+    secondary: declaration
+    municipality: 강릉시
+    year: 2017
+    style: wire
+    clutter: yes
+    ---
+    (page text)
+
+Output:
+  data/labeled/written.jsonl    every hand-written page with its split (source = "written")
+  data/labeled/augmented.jsonl  variants derived from *train* pages only (source = "augmented", split = "train")
+
+Splits are assigned to groups, never to single pages: a group joins pages of the same municipality and
+label, and any two pages whose character-5-gram shingle Jaccard is >= 0.5. Run from the repository root:
+
+    python data/assemble.py data/staging
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from klassify.labels import LABELS, NOT_ARTICLE  # noqa: E402
+from klassify.near_duplicates import near_duplicate_pairs  # noqa: E402
+
+SEED = 20261124
+SPLIT_SHARES = {"train": 0.6, "dev": 0.2, "test": 0.2}
+
+
+def parse_page(path: Path) -> dict:
+    header, _, text = path.read_text(encoding="utf-8").partition("\n---\n")
+    meta = {}
+    for line in header.splitlines():
+        key, _, value = line.partition(":")
+        meta[key.strip()] = value.strip()
+    label = meta["label"]
+    if label not in LABELS:
+        raise ValueError(f"{path}: bad label {label!r}")
+    secondary = [s.strip() for s in meta.get("secondary", "").split(",") if s.strip()]
+    for s in secondary:
+        if s not in LABELS or s == label:
+            raise ValueError(f"{path}: bad secondary {s!r}")
+    year = meta.get("year", "")
+    return {
+        "id": f"{path.parent.name}-{path.stem}".replace("_", "-"),
+        "text": text.strip("\n"),
+        "label": label,
+        "secondary": secondary,
+        "municipality": meta.get("municipality") or None,
+        "split": None,
+        "source": "written",
+        "year": int(year) if year.isdigit() else None,
+        "style": meta.get("style") or None,
+        "clutter": meta.get("clutter", "no").lower() == "yes",
+    }
+
+
+def group_pages(pages: list[dict]) -> list[list[int]]:
+    parent = list(range(len(pages)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i, j):
+        parent[find(i)] = find(j)
+
+    by_event = defaultdict(list)
+    for i, page in enumerate(pages):
+        if page["municipality"]:
+            by_event[(page["municipality"], page["label"])].append(i)
+    for members in by_event.values():
+        for j in members[1:]:
+            union(members[0], j)
+    for i, j, _ in near_duplicate_pairs([p["text"] for p in pages]):
+        union(i, j)
+    groups = defaultdict(list)
+    for i in range(len(pages)):
+        groups[find(i)].append(i)
+    return list(groups.values())
+
+
+def assign_splits(pages: list[dict], groups: list[list[int]]) -> None:
+    """Greedy stratified assignment: each group goes to the split furthest below its per-label share."""
+    rng = random.Random(SEED)
+    totals = defaultdict(int)
+    for page in pages:
+        totals[page["label"]] += 1
+    counts = defaultdict(int)
+    order = sorted(groups, key=lambda g: (-len(g), min(pages[i]["id"] for i in g)))
+    rng.shuffle(order)
+    order.sort(key=len, reverse=True)  # big groups first, random among equals
+    for group in order:
+        labels = [pages[i]["label"] for i in group]
+
+        def deficit(split):
+            return sum(SPLIT_SHARES[split] * totals[l] - counts[(split, l)] for l in labels)
+
+        split = max(SPLIT_SHARES, key=lambda s: (deficit(s), s == "train"))
+        for i in group:
+            pages[i]["split"] = split
+            counts[(split, pages[i]["label"])] += 1
+
+
+# --- train-only augmentation --------------------------------------------------------------------
+
+CITIES = "서울 인천 수원 춘천 강릉 원주 청주 대전 세종 천안 전주 광주 목포 여수 대구 안동 포항 부산 울산 창원 진주 제주 서귀포 백령도 울릉도".split()
+SKIES = "맑음 구름많음 흐림 비 눈 구름조금 소나기".split()
+MENUS = [
+    "홈 | 정치 | 경제 | 사회 | 지역 | 문화 | 오피니언",
+    "전체기사 지역뉴스 행정 의회 교육 포토 동영상",
+    "로그인 회원가입 기사제보 구독신청",
+    "HOME > 뉴스 > 지역소식",
+    "시정소식 | 보도자료 | 공지사항 | 고시공고",
+]
+SHARES = ["페이스북 트위터 카카오톡 URL복사", "기사 공유하기", "글자크기 가 가 | 인쇄", "카카오스토리 네이버밴드 스크랩"]
+FOOTERS = [
+    "Copyright ⓒ {outlet}. All rights reserved.",
+    "<저작권자 ⓒ {outlet} 무단전재 및 재배포 금지>",
+    "{outlet} | 발행인 홍OO | 편집인 김OO | 등록번호 경기 아00000",
+    "무단 전재-재배포, AI 학습 및 활용 금지",
+]
+OUTLETS = ["지역뉴스24", "바른신문", "시민일보넷", "새고을뉴스", "한빛타임즈", "열린지방신문", "뉴스마당"]
+
+
+def headline(page: dict) -> str:
+    from klassify.reading import read_page
+
+    title = read_page(page["text"]).title
+    if title:
+        return title
+    first = next((l.strip() for l in page["text"].splitlines() if len(l.strip()) >= 8), "")
+    return first[:60]
+
+
+def weather_lines(rng: random.Random) -> list[str]:
+    cities = rng.sample(CITIES, rng.randint(4, 14))
+    return [f"• {rng.choice(SKIES)}{c}{rng.uniform(-8, 33):.1f}℃" for c in cities]
+
+
+def teaser_lines(rng: random.Random, titles: list[str], k: int) -> list[str]:
+    return [f"{rng.choice(['·', '▶', '-', ''])} {t}".strip() for t in rng.sample(titles, k)]
+
+
+def body_of(page: dict) -> str:
+    from klassify.reading import read_page
+
+    return read_page(page["text"]).body or page["text"]
+
+
+def wrap_in_clutter(page: dict, titles: list[str], rng: random.Random) -> str:
+    outlet = rng.choice(OUTLETS)
+    top = []
+    if rng.random() < 0.6:
+        top += [f"{rng.randint(2006, 2026)}.{rng.randint(1, 12):02d}.{rng.randint(1, 28):02d} ({rng.choice('월화수목금토일')})"]
+        top += weather_lines(rng)
+    top += rng.sample(MENUS, rng.randint(1, 3))
+    head = headline(page)
+    top += [head, rng.choice(SHARES), f"입력 {rng.randint(2006, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}"]
+    bottom = [rng.choice(SHARES), rng.choice(["많이 본 기사", "관련기사", "최신뉴스", "주요뉴스"])]
+    bottom += teaser_lines(rng, titles, rng.randint(3, 8))
+    if rng.random() < 0.5:
+        bottom += ["댓글 0개", "로그인 후 댓글을 작성할 수 있습니다."]
+    bottom.append(rng.choice(FOOTERS).format(outlet=outlet))
+    return "\n".join(top + ["", body_of(page), ""] + bottom)
+
+
+def lead_brief(page: dict) -> str | None:
+    sentences = re.split(r"(?<=다\.)\s+", " ".join(body_of(page).split()))
+    if len(sentences) < 4:
+        return None
+    return "\n".join([headline(page), ""] + sentences[:3])
+
+
+def board_list(rng: random.Random, titles: list[str]) -> str:
+    depts = ["감사담당관", "행정지원과", "총무과", "기획예산과", "홍보담당관", "민원여권과", "감사실"]
+    rows = ["번호 제목 담당부서 작성일 조회"]
+    start = rng.randint(200, 9000)
+    for n, t in enumerate(rng.sample(titles, rng.randint(8, 20))):
+        rows.append(f"{start - n} {t} {rng.choice(depts)} {rng.randint(2006, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} {rng.randint(3, 2500)}")
+    top = rng.sample(MENUS, 2) + [rng.choice(["보도자료", "시정소식", "공지사항", "새소식"]), f"전체 {rng.randint(300, 9000)}건 | 페이지 1/{rng.randint(20, 400)}"]
+    return "\n".join(top + [""] + rows + ["", "처음 이전 1 2 3 4 5 6 7 8 9 10 다음 맨끝", "검색 제목 내용 작성자"])
+
+
+def search_results(rng: random.Random, pages: list[dict], titles: list[str]) -> str:
+    query = rng.choice(["청렴", "청렴교육", "서약식", "친절 공무원", "공익신고 포상금", "공모전", "갑질"])
+    out = [f"'{query}' 검색결과 총 {rng.randint(12, 900)}건", "정확도순 | 최신순", ""]
+    for page in rng.sample(pages, rng.randint(5, 10)):
+        snippet = " ".join(body_of(page).split())[: rng.randint(60, 110)]
+        out += [headline(page), snippet + "…", f"{rng.choice(OUTLETS)} | {rng.randint(2006, 2026)}.{rng.randint(1, 12):02d}.{rng.randint(1, 28):02d}", ""]
+    out.append("이전 1 2 3 다음")
+    return "\n".join(out)
+
+
+def gallery(rng: random.Random, titles: list[str]) -> str:
+    out = [rng.choice(["포토갤러리", "사진으로 보는 시정", "행사 사진첩"]), ""]
+    for t in rng.sample(titles, rng.randint(6, 12)):
+        out += [f"[사진] {t}", f"등록일 {rng.randint(2010, 2026)}.{rng.randint(1, 12):02d}.{rng.randint(1, 28):02d} 조회 {rng.randint(10, 900)}"]
+    return "\n".join(out + ["", "더보기 +"])
+
+
+def augment(pages: list[dict]) -> list[dict]:
+    rng = random.Random(SEED)
+    train = [p for p in pages if p["split"] == "train"]
+    articles = [p for p in train if p["label"] != NOT_ARTICLE]
+    titles = [t for t in (headline(p) for p in articles) if len(t) >= 8]
+    out = []
+
+    def add(parent: dict | None, kind: str, text: str, label: str, n: int):
+        digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+        out.append({
+            "id": f"aug-{kind}-{n:03d}-{digest}",
+            "text": text,
+            "label": label,
+            "secondary": parent["secondary"] if parent else [],
+            "municipality": parent["municipality"] if parent else None,
+            "split": "train",
+            "source": "augmented",
+            "year": parent["year"] if parent else None,
+            "style": kind,
+            "clutter": kind == "clutter",
+            "parent": parent["id"] if parent else None,
+        })
+
+    for n, page in enumerate(articles):
+        if not page["clutter"]:
+            add(page, "clutter", wrap_in_clutter(page, titles, rng), page["label"], n)
+        brief = lead_brief(page)
+        if brief and rng.random() < 0.5:
+            add(page, "brief", brief, page["label"], n)
+    for n in range(60):
+        add(None, "board", board_list(rng, titles), NOT_ARTICLE, n)
+        add(None, "search", search_results(rng, articles, titles), NOT_ARTICLE, n)
+        if n < 30:
+            add(None, "gallery", gallery(rng, titles), NOT_ARTICLE, n)
+    return out
+
+
+def main(staging: str = "data/staging", out_dir: str = "data/labeled") -> None:
+    files = sorted(Path(staging).glob("*/*.txt"))
+    pages = [parse_page(f) for f in files]
+    ids = [p["id"] for p in pages]
+    assert len(ids) == len(set(ids)), "duplicate ids"
+    groups = group_pages(pages)
+    assign_splits(pages, groups)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "written.jsonl", pages)
+    write_jsonl(out / "augmented.jsonl", augment(pages))
+    print(f"{len(pages)} written pages in {len(groups)} groups -> {out}")
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
