@@ -1,0 +1,177 @@
+"""Read a scraped page: decode bytes, detect HTML, and find the article's main text.
+
+The first stages of a page's path: *read* (bytes → text) and *clean* (whole page → article body).
+Plain-text pages go through our own line-level extraction (:mod:`klassify.lines`); HTML pages go
+through trafilatura first, then through the same line cleaning.
+
+>>> page = read_page("메뉴\\n로그인\\n\\n하남시는 24일 시청 대회의실에서 청렴 교육을 열었다고 밝혔다.\\n무단전재 및 재배포 금지")
+>>> page.body
+'하남시는 24일 시청 대회의실에서 청렴 교육을 열었다고 밝혔다.'
+>>> page.kept_lines
+(3,)
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+
+from .lines import LineKind, classify_lines, is_list_item, select_body
+
+MAX_PAGE_CHARS = 2_000_000
+"""Longer pages are cut to this many characters before cleaning (memory stays bounded)."""
+
+
+class PageReadError(ValueError):
+    """A page that cannot be read as text (binary data, unknown encoding, wrong type)."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page after reading and cleaning.
+
+    ``lines`` are the page's text lines (after HTML rendering, for HTML pages); ``kept_lines`` are the
+    indices of the lines that make up ``body``, so ``body == "\\n".join(lines[i] for i in kept_lines)``.
+    """
+
+    body: str
+    title: str | None
+    lines: tuple[str, ...]
+    kept_lines: tuple[int, ...]
+    kinds: tuple[LineKind, ...] = field(repr=False)
+    is_html: bool = False
+    encoding: str | None = None
+    truncated: bool = False
+
+    @property
+    def raw_text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def read_page(raw: str | bytes, *, html: bool | None = None) -> Page:
+    """Decode ``raw`` (any common Korean encoding), detect HTML, and extract the article body.
+
+    ``html=None`` detects HTML from the content; ``True``/``False`` forces it.
+    Raises :class:`PageReadError` (a ``ValueError``) for input that is not text.
+    """
+    text, encoding = decode(raw)
+    truncated = len(text) > MAX_PAGE_CHARS
+    if truncated:
+        text = text[:MAX_PAGE_CHARS]
+    if html is None:
+        html = looks_like_html(text)
+    title = None
+    if html:
+        from .html import html_to_text
+
+        title, text = html_to_text(text)
+    lines = tuple(line.strip() for line in text.splitlines())
+    kinds = classify_lines(lines)
+    kept = select_body(lines, kinds)
+    if title is None:
+        title = guess_title(lines, kinds, kept)
+    body = "\n".join(lines[i] for i in kept)
+    return Page(body, title, lines, kept, kinds, bool(html), encoding, truncated)
+
+
+def extract_article(raw: str | bytes, *, html: bool | None = None) -> str:
+    """Shorthand for ``read_page(raw).body``.
+
+    >>> extract_article("로그인 | 회원가입\\n\\n시는 친절 공무원 10명을 선발해 표창했다고 25일 밝혔다.")
+    '시는 친절 공무원 10명을 선발해 표창했다고 25일 밝혔다.'
+    """
+    return read_page(raw, html=html).body
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BINARY_SIGNATURES = (b"\x89PNG", b"PK\x03\x04", b"%PDF", b"GIF8", b"\xff\xd8\xff", b"\x1f\x8b", b"\x7fELF")
+
+
+def decode(raw: str | bytes) -> tuple[str, str | None]:
+    """Return ``(text, encoding)``; ``encoding`` is None for ``str`` input."""
+    if isinstance(raw, str):
+        return _check_text(raw), None
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise PageReadError(f"expected str or bytes, got {type(raw).__name__}")
+    raw = bytes(raw)
+    if raw.startswith(_BINARY_SIGNATURES):
+        raise PageReadError("binary file (image, archive, PDF or executable), not a text page")
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            return _check_text(raw.decode(encoding, errors="replace")), encoding
+    try:
+        return _check_text(raw.decode("utf-8")), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    encoding = _detect_encoding(raw)
+    return _check_text(raw.decode(encoding, errors="replace")), encoding
+
+
+def _detect_encoding(raw: bytes) -> str:
+    # Korean pages that are not UTF-8 are nearly always CP949 (a superset of EUC-KR); try it strictly
+    # before asking charset-normalizer, whose guess on short pages is less reliable.
+    try:
+        raw.decode("cp949")
+        return "cp949"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw[:200_000]).best()
+    if best is None:
+        raise PageReadError("cannot detect the text encoding (binary data?)")
+    return best.encoding
+
+
+def _check_text(text: str) -> str:
+    sample = text[:100_000]
+    if sample and len(_CONTROL.findall(sample)) > 0.05 * len(sample):
+        raise PageReadError("input looks binary: too many control characters")
+    replaced = sample.count("\ufffd")
+    if sample and replaced > 0.2 * len(sample):
+        raise PageReadError("input does not decode as text: most characters are invalid")
+    return _CONTROL.sub("", text)
+
+
+# --- HTML detection and title -----------------------------------------------------------------
+
+_HTML_HINT = re.compile(r"<(!doctype html|html|head|body|div|p|article|table|span|a\s)[\s>]", re.I)
+
+
+def looks_like_html(text: str) -> bool:
+    """True when the text is markup rather than a text dump.
+
+    >>> looks_like_html("<html><body><p>안녕</p></body></html>"), looks_like_html("a < b 그리고 c > d")
+    (True, False)
+    """
+    head = text[:5000]
+    return len(_HTML_HINT.findall(head)) >= 2 or head.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+
+
+def guess_title(lines, kinds, kept) -> str | None:
+    """The headline: the first short non-boilerplate line shortly before the body, preferring a repeated one."""
+    if not kept:
+        return None
+    start = kept[0]
+    candidates = [
+        i
+        for i in range(max(0, start - 15), start)
+        if kinds[i] in (LineKind.TEXT, LineKind.PROSE) and 8 <= len(lines[i]) <= 120 and not is_list_item(lines[i])
+    ]
+    if not candidates:
+        return None
+    counts: dict[str, int] = {}
+    for i in candidates:
+        counts[lines[i]] = counts.get(lines[i], 0) + 1
+    repeated = [i for i in candidates if counts[lines[i]] > 1]
+    return lines[(repeated or candidates)[0]]
