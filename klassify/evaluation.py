@@ -1,0 +1,97 @@
+"""Metrics and the evaluation report (per-label P/R/F1, macro-F1, confusion matrix, misclassified pages)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .labels import LABELS
+
+
+def classification_metrics(gold: list[str], predicted: list[str], labels=LABELS) -> dict:
+    """``{n, accuracy, macro_f1, per_label: {label: {precision, recall, f1, support}}, confusion, labels}``.
+
+    ``confusion[i][j]`` counts pages of gold ``labels[i]`` predicted as ``labels[j]``.
+
+    >>> m = classification_metrics(["reward", "other"], ["reward", "reward"])
+    >>> m["per_label"]["reward"]["precision"], m["accuracy"]
+    (0.5, 0.5)
+    """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    labels = list(labels)
+    p, r, f, s = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
+    present = [i for i, label in enumerate(labels) if label in set(gold)]
+    return {
+        "n": len(gold),
+        "accuracy": round(float(np.mean([g == q for g, q in zip(gold, predicted)])) if gold else 0.0, 4),
+        "macro_f1": round(float(np.mean(f[present])) if present else 0.0, 4),
+        "per_label": {
+            label: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
+                    "f1": round(float(f[i]), 4), "support": int(s[i])}
+            for i, label in enumerate(labels)
+        },
+        "labels": labels,
+        "confusion": confusion_matrix(gold, predicted, labels=labels).tolist(),
+    }
+
+
+def evaluate(classifier, rows: list[dict], *, batch_size: int = 64, show_progress_bar: bool = False):
+    """Run ``classifier`` over labeled rows → ``(metrics, predictions)``."""
+    predictions = classifier.predict([r["text"] for r in rows], batch_size=batch_size, show_progress_bar=show_progress_bar)
+    metrics = classification_metrics([r["label"] for r in rows], [p.label for p in predictions])
+    return metrics, predictions
+
+
+def format_metrics(metrics: dict) -> str:
+    lines = [f"{'label':<12} {'prec':>6} {'rec':>6} {'f1':>6} {'n':>5}"]
+    for label, m in metrics["per_label"].items():
+        lines.append(f"{label:<12} {m['precision']:>6.3f} {m['recall']:>6.3f} {m['f1']:>6.3f} {m['support']:>5}")
+    lines.append(f"{'macro-F1':<12} {'':>6} {'':>6} {metrics['macro_f1']:>6.3f} {metrics['n']:>5}")
+    return "\n".join(lines)
+
+
+def write_report(directory, metrics: dict, rows: list[dict], predictions, *, title: str) -> Path:
+    """metrics.json, confusion.png, misclassified.jsonl and report.md in ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plot_confusion(metrics, directory / "confusion.png", title=title)
+    wrong = [(r, p) for r, p in zip(rows, predictions) if r["label"] != p.label]
+    with (directory / "misclassified.jsonl").open("w", encoding="utf-8") as f:
+        for row, pred in wrong:
+            f.write(json.dumps({"id": row["id"], "gold": row["label"], "predicted": pred.label, "score": pred.score,
+                                "scores": pred.scores, "evidence": pred.evidence, "text": row["text"]},
+                               ensure_ascii=False) + "\n")
+    (directory / "report.md").write_text(
+        f"# {title}\n\n```\n{format_metrics(metrics)}\n```\n\n"
+        f"Misclassified: {len(wrong)} of {metrics['n']} (see misclassified.jsonl); confusion matrix: confusion.png\n",
+        encoding="utf-8",
+    )
+    return directory
+
+
+def plot_confusion(metrics: dict, path, *, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, matrix = metrics["labels"], np.array(metrics["confusion"])
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(title)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if matrix[i, j]:
+                ax.text(j, i, int(matrix[i, j]), ha="center", va="center",
+                        color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,150 @@
+"""The facade: :class:`Classifier` runs a page's whole path and returns :class:`Prediction` objects.
+
+read → clean (:mod:`klassify.reading`) → is it an article (:mod:`klassify.article`) → which initiative
+(an initiative model such as :mod:`klassify.tfidf`) → evidence.
+
+>>> clf = Classifier.load()                                   # doctest: +SKIP
+>>> clf.predict("…청렴 서약식을 열었다고 밝혔다…").label     # doctest: +SKIP
+'declaration'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .artifacts import ModelLoadError, load_model_dir, save_model_dir
+from .labels import ARTICLE_LABELS, INITIATIVES, LABELS, NOT_ARTICLE
+from .reading import Page, PageReadError, read_page
+
+
+@dataclass
+class Prediction:
+    """One page's answer. ``scores`` are joint probabilities over all 7 labels (they sum to 1)."""
+
+    label: str
+    score: float
+    scores: dict[str, float]
+    is_article: bool
+    article_score: float
+    secondary: list[str] = field(default_factory=list)
+    evidence: str | None = None
+    title: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Classifier:
+    """An article detector and an initiative model, with the thresholds chosen on dev."""
+
+    labels: tuple[str, ...] = LABELS
+
+    def __init__(self, detector, initiative_model, *, article_threshold: float = 0.5,
+                 secondary_threshold: float = 0.5, manifest: dict | None = None, path=None):
+        self.detector = detector  # a fitted scikit-learn classifier over article.page_features
+        self.model = initiative_model
+        self.article_threshold = article_threshold
+        self.secondary_threshold = secondary_threshold
+        self.manifest = manifest or {}
+        self.path = path
+
+    # --- persistence -------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path=None, *, trust: bool = False) -> "Classifier":
+        """Load a model directory (``None`` → the default model in ``models/``; a name → ``models/<name>``)."""
+        objects, manifest, directory = load_model_dir(path, trust=trust)
+        model_type = manifest.get("model_type")
+        if model_type == "tfidf":
+            from .tfidf import TfidfInitiativeModel
+
+            model = TfidfInitiativeModel(objects["initiative"])
+        else:
+            raise ModelLoadError(f"{directory}: unknown model type {model_type!r}")
+        thresholds = manifest.get("thresholds", {})
+        return cls(
+            objects["detector"], model,
+            article_threshold=thresholds.get("article", 0.5),
+            secondary_threshold=thresholds.get("secondary", 0.5),
+            manifest=manifest, path=directory,
+        )
+
+    def save(self, path, manifest: dict | None = None):
+        info = {
+            "model_type": self.model.kind,
+            "thresholds": {"article": self.article_threshold, "secondary": self.secondary_threshold},
+            **(manifest or {}),
+        }
+        self.path = save_model_dir(path, {"detector": self.detector, "initiative": self.model.pipeline}, info)
+        return self.path
+
+    # --- prediction ---------------------------------------------------------------------------
+
+    def predict(self, inputs, batch_size: int = 32, show_progress_bar: bool = False):
+        """Classify one page (str/bytes → :class:`Prediction`) or many (iterable → list).
+
+        Raises :class:`~klassify.reading.PageReadError` if a page cannot be read as text.
+        """
+        single = isinstance(inputs, (str, bytes, bytearray))
+        pages = [read_page(x) for x in ([inputs] if single else inputs)]
+        predictions = self.predict_pages(pages, batch_size=batch_size, show_progress_bar=show_progress_bar)
+        return predictions[0] if single else predictions
+
+    def predict_proba(self, inputs, batch_size: int = 32) -> np.ndarray:
+        """Joint probabilities ``[N, 7]`` in :attr:`labels` order."""
+        pages = [read_page(x) for x in ([inputs] if isinstance(inputs, (str, bytes)) else inputs)]
+        return np.vstack([self._joint_scores(batch)[0] for batch in _batches(pages, batch_size)] or [np.zeros((0, 7))])
+
+    def predict_pages(self, pages: list[Page], batch_size: int = 32, show_progress_bar: bool = False) -> list[Prediction]:
+        from tqdm.auto import tqdm
+
+        out: list[Prediction] = []
+        with tqdm(total=len(pages), disable=not show_progress_bar, unit="page") as bar:
+            for batch in _batches(pages, batch_size):
+                out.extend(self._predict_batch(batch))
+                bar.update(len(batch))
+        return out
+
+    def _joint_scores(self, pages: list[Page]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """→ (joint [N,7], article score [N], conditional initiative probabilities [N,6])."""
+        from .article import feature_matrix
+
+        article = self.detector.predict_proba(feature_matrix(pages))[:, 1] if pages else np.zeros(0)
+        conditional = np.zeros((len(pages), len(ARTICLE_LABELS)))
+        todo = [i for i, p in enumerate(pages) if p.body]
+        if todo:
+            texts = [self.model.model_text(pages[i].title, pages[i].body) for i in todo]
+            conditional[todo] = self.model.predict_proba(texts)
+        conditional[[i for i, p in enumerate(pages) if not p.body], ARTICLE_LABELS.index("other")] = 1.0
+        joint = np.hstack([article[:, None] * conditional, (1 - article)[:, None]])
+        return joint, article, conditional
+
+    def _predict_batch(self, pages: list[Page]) -> list[Prediction]:
+        joint, article, conditional = self._joint_scores(pages)
+        out = []
+        for page, row, a, q in zip(pages, joint, article, conditional):
+            is_article = bool(a >= self.article_threshold) and bool(page.body)
+            label = ARTICLE_LABELS[int(np.argmax(q))] if is_article else NOT_ARTICLE
+            secondary = [
+                l for l in INITIATIVES
+                if is_article and l != label and q[ARTICLE_LABELS.index(l)] >= self.secondary_threshold
+            ]
+            out.append(Prediction(
+                label=label,
+                score=round(float(row[LABELS.index(label)]), 4),
+                scores={l: round(float(s), 4) for l, s in zip(LABELS, row)},
+                is_article=is_article,
+                article_score=round(float(a), 4),
+                secondary=secondary,
+                evidence=self.model.evidence(page.body, label) if is_article else None,
+                title=page.title,
+            ))
+        return out
+
+
+def _batches(items, size: int):
+    size = max(int(size), 1)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

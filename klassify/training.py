@@ -1,0 +1,184 @@
+"""Training: fit on train, choose hyper-parameters and thresholds on dev, report on test."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import read_labeled, sample_news
+from .evaluation import classification_metrics, evaluate, format_metrics, write_report
+from .labels import ARTICLE_LABELS, INITIATIVES, NOT_ARTICLE
+from .modeling import Classifier
+from .reading import read_page
+
+
+@dataclass
+class TrainingArguments:
+    """Everything that decides a training run (stored in the model's manifest)."""
+
+    model: str = "tfidf"
+    data: str | None = None  # labeled JSONL file or directory; None → data/labeled
+    out: str | None = None  # model directory; None → models/<model>
+    seed: int = 0
+    news_negatives: int = 1500  # real articles from ../shared used as train-time `other` (0 = none)
+    news_path: str | None = None
+    c_grid: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
+    morpheme_chars: int = 1500  # kiwi reads this many characters of each text
+    include_augmented: bool = True
+    seeds_dir: str | None = None  # real seed pages to report on (skipped when absent)
+    quiet: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def log(args: TrainingArguments, *parts) -> None:
+    if not args.quiet:
+        print(*parts, flush=True)
+
+
+def train(args: TrainingArguments) -> tuple[Classifier, dict]:
+    if args.model != "tfidf":
+        raise ValueError(f"unknown model {args.model!r}; available: tfidf")
+    started = time.time()
+    rows = read_labeled(args.data, include_augmented=args.include_augmented)
+    split = {name: [r for r in rows if r["split"] == name] for name in ("train", "dev", "test")}
+    for name, part in split.items():
+        if not part:
+            raise ValueError(f"the labeled data has no {name} rows")
+    news = sample_news(args.news_negatives, seed=args.seed, path=args.news_path)
+    log(args, f"train {len(split['train'])} (+{len(news)} news as other) | dev {len(split['dev'])} | test {len(split['test'])}")
+
+    train_rows = split["train"] + news
+    train_pages = [read_page(r["text"]) for r in train_rows]
+    dev_pages = [read_page(r["text"]) for r in split["dev"]]
+
+    detector, article_threshold = fit_detector(args, train_rows, train_pages, split["dev"], dev_pages)
+    model, selection = fit_initiative_model(args, train_rows, train_pages, split["dev"], dev_pages, detector, article_threshold)
+    clf = Classifier(detector, model, article_threshold=article_threshold)
+    clf.secondary_threshold = choose_secondary_threshold(clf, split["dev"], dev_pages)
+
+    dev_metrics, _ = evaluate(clf, split["dev"])
+    test_metrics, test_predictions = evaluate(clf, split["test"])
+    log(args, "test split:\n" + format_metrics(test_metrics))
+    seeds = seed_results(clf, args.seeds_dir)
+    out = Path(args.out) if args.out else Path(__file__).resolve().parent.parent / "models" / args.model
+    summary = {
+        "training_args": {k: v for k, v in asdict(args).items() if k not in ("quiet",)},
+        "training_counts": count_labels(train_rows, split),
+        "selection": selection,
+        "metrics": {"dev": brief(dev_metrics), "test": brief(test_metrics)},
+        "seeds": seeds,
+        "train_seconds": round(time.time() - started, 1),
+    }
+    clf.save(out, summary)
+    write_report(out / "report", test_metrics, split["test"], test_predictions, title=f"{args.model}: test split")
+    (out / "report" / "seeds.json").write_text(json.dumps(seeds, ensure_ascii=False, indent=2) + "\n")
+    log(args, f"model written to {out} in {summary['train_seconds']} s; seeds: {seeds.get('correct', 'n/a')}")
+    return clf, summary
+
+
+def fit_detector(args, train_rows, train_pages, dev_rows, dev_pages):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from .article import feature_matrix
+
+    y = np.array([r["label"] != NOT_ARTICLE for r in train_rows], dtype=int)
+    detector = HistGradientBoostingClassifier(
+        max_iter=300, learning_rate=0.05, max_leaf_nodes=15, l2_regularization=1.0,
+        class_weight="balanced", random_state=args.seed,
+    ).fit(feature_matrix(train_pages), y)
+    scores = detector.predict_proba(feature_matrix(dev_pages))[:, 1]
+    threshold = choose_article_threshold(scores, [r["label"] != NOT_ARTICLE for r in dev_rows])
+    log(args, f"article detector: threshold {threshold} chosen on dev")
+    return detector, threshold
+
+
+def choose_article_threshold(scores, is_article) -> float:
+    """The threshold maximising not_article F1 on dev (ties → the one closest to 0.5)."""
+    from sklearn.metrics import f1_score
+
+    y_not = ~np.asarray(is_article, dtype=bool)
+    grid = np.round(np.arange(0.05, 0.96, 0.05), 2)
+    return float(max(grid, key=lambda t: (f1_score(y_not, scores < t, zero_division=0), -abs(t - 0.5))))
+
+
+def fit_initiative_model(args, train_rows, train_pages, dev_rows, dev_pages, detector, article_threshold):
+    """Fit the features once, then pick C for the calibrated SVM by dev macro-F1 over all 7 labels."""
+    from sklearn.base import clone
+
+    from .tfidf import TfidfInitiativeModel, build_pipeline
+
+    keep = [i for i, r in enumerate(train_rows) if r["label"] != NOT_ARTICLE and train_pages[i].body]
+    texts = [TfidfInitiativeModel.model_text(train_pages[i].title, train_pages[i].body) for i in keep]
+    labels = [train_rows[i]["label"] for i in keep]
+    pipeline = build_pipeline(C=args.c_grid[0], max_chars=args.morpheme_chars, random_state=args.seed)
+    features = pipeline.named_steps["features"]
+    x_train = features.fit_transform(texts)
+    classifier_template = pipeline.named_steps["classifier"]
+    scores = {}
+    best = None
+    for C in args.c_grid:
+        classifier = clone(classifier_template).set_params(estimator__C=C).fit(x_train, labels)
+        pipeline.steps[-1] = ("classifier", classifier)
+        model = TfidfInitiativeModel(pipeline)
+        clf = Classifier(detector, model, article_threshold=article_threshold)
+        metrics = classification_metrics([r["label"] for r in dev_rows], [p.label for p in clf.predict_pages(dev_pages)])
+        scores[C] = metrics["macro_f1"]
+        log(args, f"  C={C}: dev macro-F1 {metrics['macro_f1']:.4f}")
+        if best is None or metrics["macro_f1"] > scores[best[0]]:
+            best = (C, classifier)
+    pipeline.steps[-1] = ("classifier", best[1])
+    return TfidfInitiativeModel(pipeline), {"C": best[0], "dev_macro_f1_by_C": {str(k): v for k, v in scores.items()}}
+
+
+def choose_secondary_threshold(clf: Classifier, dev_rows, dev_pages) -> float:
+    """The threshold on conditional initiative probability maximising secondary-label F1 on dev."""
+    articles = [i for i, r in enumerate(dev_rows) if r["label"] != NOT_ARTICLE and dev_pages[i].body]
+    if not articles:
+        return 0.5
+    _, _, conditional = clf._joint_scores([dev_pages[i] for i in articles])
+    best_t, best_f = 0.5, -1.0
+    for t in np.round(np.arange(0.1, 0.91, 0.05), 2):
+        tp = fp = fn = 0
+        for row_i, q in zip(articles, conditional):
+            primary = ARTICLE_LABELS[int(np.argmax(q))]
+            predicted = {l for l in INITIATIVES if l != primary and q[ARTICLE_LABELS.index(l)] >= t}
+            gold = set(dev_rows[row_i]["secondary"]) & set(INITIATIVES)
+            tp += len(predicted & gold)
+            fp += len(predicted - gold)
+            fn += len(gold - predicted)
+        f = 2 * tp / max(2 * tp + fp + fn, 1)
+        if f > best_f + 1e-9:
+            best_t, best_f = float(t), f
+    return best_t
+
+
+def seed_results(clf: Classifier, seeds_dir: str | None) -> dict:
+    """Predictions on the real seed pages (labels from their README); empty when they are absent."""
+    from .seeds import load_seeds
+
+    seeds = load_seeds(seeds_dir)
+    if not seeds:
+        return {}
+    predictions = clf.predict([s["text"] for s in seeds])
+    rows = [{"file": s["file"], "gold": s["label"], "predicted": p.label, "score": p.score, "secondary": p.secondary}
+            for s, p in zip(seeds, predictions)]
+    return {"correct": f"{sum(r['gold'] == r['predicted'] for r in rows)}/{len(rows)}", "pages": rows}
+
+
+def count_labels(train_rows, split) -> dict:
+    counts = {}
+    for name, part in (("train_with_news", train_rows), ("dev", split["dev"]), ("test", split["test"])):
+        counts[name] = {}
+        for r in part:
+            counts[name][r["label"]] = counts[name].get(r["label"], 0) + 1
+    return counts
+
+
+def brief(metrics: dict) -> dict:
+    return {"n": metrics["n"], "macro_f1": metrics["macro_f1"], "accuracy": metrics["accuracy"],
+            "f1": {label: m["f1"] for label, m in metrics["per_label"].items()},
+            "not_article": metrics["per_label"][NOT_ARTICLE]}
