@@ -1,10 +1,11 @@
-"""Model directories: safe (skops) serialisation, a manifest with sha256 of every file, and load checks.
+"""Model directories: pickle-free files, a manifest with the sha256 of every file, and load checks.
 
-A model directory holds ``manifest.json`` and one ``*.skops`` file per fitted object. Loading refuses a
+A model directory holds ``manifest.json``, the article detector as ``detector.skops`` (skops: scikit-learn
+objects without pickle) and the initiative model's own files (JSON + ``.npz``). Loading refuses a
 directory whose files do not match the manifest's hashes, whose label list differs from ours, that was
 written by another scikit-learn minor version, or that contains object types outside our allow-list,
-unless the caller passes ``trust=True`` (then it only warns). skops files are loaded without pickle, so an
-untrusted file cannot run code merely by being loaded.
+unless the caller passes ``trust=True`` (then it only warns). Nothing is unpickled, so an untrusted file
+cannot run code merely by being loaded.
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: Types beyond skops's defaults that our own artifacts contain.
 TRUSTED_TYPES = (
-    "klassify.tfidf.KiwiMorphemes",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
     "sklearn._loss.link.Interval",
     "sklearn._loss.link.LogitLink",
     "sklearn._loss.link.MultinomialLogit",
@@ -87,24 +85,33 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_model_dir(directory: str | os.PathLike, objects: dict, manifest: dict) -> Path:
-    """Write each object as ``<name>.skops`` plus ``manifest.json`` (with hashes) into ``directory``."""
+def dump_skops(obj, path: Path) -> str:
+    """Write a scikit-learn object with skops (no pickle); returns the file name."""
     import skops.io as sio
 
+    sio.dump(obj, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return Path(path).name
+
+
+def load_skops(path: Path, *, trust: bool = False):
+    import skops.io as sio
+
+    untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+    if untrusted and not trust:
+        raise ModelLoadError(f"{path} contains types klassify does not trust: {', '.join(untrusted)}")
+    return sio.load(path, trusted=list(TRUSTED_TYPES) + untrusted)
+
+
+def write_manifest(directory: str | os.PathLike, filenames, manifest: dict) -> Path:
+    """``manifest.json`` with library versions, labels and the sha256 of each listed file."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for name, obj in objects.items():
-        path = directory / f"{name}.skops"
-        sio.dump(obj, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
-        files[path.name] = sha256_file(path)
     full = {
         "format_version": FORMAT_VERSION,
         "labels": list(LABELS),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(),
         **manifest,
-        "files": files,
+        "files": {name: sha256_file(directory / name) for name in filenames},
     }
     (directory / MANIFEST).write_text(json.dumps(full, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return directory
@@ -117,10 +124,8 @@ def read_manifest(directory: Path) -> dict:
         raise ModelLoadError(f"{directory / MANIFEST}: unreadable manifest ({e})") from e
 
 
-def load_model_dir(directory: str | os.PathLike | None, *, trust: bool = False) -> tuple[dict, dict, Path]:
-    """Verify and load a model directory → ``(objects by name, manifest, path)``."""
-    import skops.io as sio
-
+def verify_model_dir(directory: str | os.PathLike | None, *, trust: bool = False) -> tuple[dict, Path]:
+    """Resolve and check a model directory → ``(manifest, path)``; raises :class:`ModelLoadError`."""
     directory = resolve_model_dir(directory)
     manifest = read_manifest(directory)
     problems = check_manifest(directory, manifest)
@@ -129,14 +134,7 @@ def load_model_dir(directory: str | os.PathLike | None, *, trust: bool = False) 
         if not trust:
             raise ModelLoadError(message + ". Retrain it, or pass trust=True (CLI: --trust-model) if you trust its source.")
         warnings.warn(message, stacklevel=2)
-    objects = {}
-    for filename in manifest.get("files", {}):
-        path = directory / filename
-        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
-        if untrusted and not trust:
-            raise ModelLoadError(f"{path} contains types klassify does not trust: {', '.join(untrusted)}")
-        objects[Path(filename).stem] = sio.load(path, trusted=list(TRUSTED_TYPES) + untrusted)
-    return objects, manifest, directory
+    return manifest, directory
 
 
 def check_manifest(directory: Path, manifest: dict) -> list[str]:

@@ -20,7 +20,9 @@ def html_to_text(markup: str) -> tuple[str | None, str]:
         doc = None
     text = getattr(doc, "text", None) if doc is not None else None
     title = getattr(doc, "title", None) if doc is not None else None
-    if not text or not text.strip():
+    if not text or "\n" not in text.strip():
+        # Nothing found, or trafilatura's fallback flattened the page into one line: our own rendering
+        # keeps the paragraph breaks that line-level cleaning needs.
         text = render_text(markup)
     return (title or _raw_title(markup)), text
 

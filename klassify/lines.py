@@ -51,6 +51,7 @@ _IMAGE_FILE = re.compile(r"\.(jpe?g|png|gif|bmp|webp)\s*$", re.I)
 _TRANSLATION_NOTICE = re.compile(r"(번역|translat)", re.I)
 _ROW_START = re.compile(r"^(\d{1,7}|공지|NEW|new|\[공지\])\s+\S")
 _LIST_ITEM = re.compile(r"^\s*[▲△▶▷■□◆◇○●•·\-*※☞①-⑳]|^\s*\d{1,2}[.)]\s")
+_MENU = re.compile(r"^([^|·/>]{1,10}\s*[|·/>›]\s*){2,}[^|·/>]{0,10}$|^(로그인|회원가입|메뉴|검색|홈|HOME|사이트맵|전체메뉴)$", re.I)
 _MANY_SEPARATORS = re.compile(r"(\s*[,|/·]\s*\S+){4,}")
 
 
@@ -74,6 +75,8 @@ def classify_line(line: str) -> LineKind:
     if n < 60 and _WEATHER.search(line):
         return LineKind.BOILER
     if n < 80 and (_SHARE.search(line) or _BYLINE.search(line) or _IMAGE_FILE.search(line)):
+        return LineKind.BOILER
+    if n < 80 and _MENU.match(line):
         return LineKind.BOILER
     if n < 120 and _SECTION_END.search(line):
         return LineKind.SECTION_END

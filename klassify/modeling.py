@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .artifacts import ModelLoadError, load_model_dir, save_model_dir
+from pathlib import Path
+
+from .artifacts import ModelLoadError, dump_skops, load_skops, verify_model_dir, write_manifest
 from .labels import ARTICLE_LABELS, INITIATIVES, LABELS, NOT_ARTICLE
 from .reading import Page, PageReadError, read_page
 
@@ -55,17 +57,18 @@ class Classifier:
     @classmethod
     def load(cls, path=None, *, trust: bool = False) -> "Classifier":
         """Load a model directory (``None`` → the default model in ``models/``; a name → ``models/<name>``)."""
-        objects, manifest, directory = load_model_dir(path, trust=trust)
+        manifest, directory = verify_model_dir(path, trust=trust)
         model_type = manifest.get("model_type")
+        detector = load_skops(directory / "detector.skops", trust=trust)
         if model_type == "tfidf":
             from .tfidf import TfidfInitiativeModel
 
-            model = TfidfInitiativeModel(objects["initiative"])
+            model = TfidfInitiativeModel.load(directory)
         else:
             raise ModelLoadError(f"{directory}: unknown model type {model_type!r}")
         thresholds = manifest.get("thresholds", {})
         return cls(
-            objects["detector"], model,
+            detector, model,
             article_threshold=thresholds.get("article", 0.5),
             secondary_threshold=thresholds.get("secondary", 0.5),
             manifest=manifest, path=directory,
@@ -77,7 +80,10 @@ class Classifier:
             "thresholds": {"article": self.article_threshold, "secondary": self.secondary_threshold},
             **(manifest or {}),
         }
-        self.path = save_model_dir(path, {"detector": self.detector, "initiative": self.model.pipeline}, info)
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = [dump_skops(self.detector, directory / "detector.skops"), *self.model.save(directory)]
+        self.path = write_manifest(directory, files, info)
         return self.path
 
     # --- prediction ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ probabilities over :data:`~klassify.labels.ARTICLE_LABELS` (the five initiatives
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from functools import lru_cache
@@ -97,14 +98,46 @@ def split_sentences(text: str) -> list[str]:
 
 
 class TfidfInitiativeModel:
-    """A fitted TF-IDF pipeline plus what is needed to explain its answers."""
+    """A fitted TF-IDF model in a compact, pickle-free form, plus what is needed to explain its answers.
+
+    Training uses the scikit-learn pipeline of :func:`build_pipeline`; :meth:`from_pipeline` keeps only
+    the two vocabularies, their idf weights, the SVM's weights and the per-class sigmoid calibrators, which
+    :meth:`save` writes as JSON + ``.npz`` (no code is executed when loading them).
+    """
 
     labels = ARTICLE_LABELS
     kind = "tfidf"
+    FILES = ("initiative.json", "initiative.npz")
 
-    def __init__(self, pipeline):
-        self.pipeline = pipeline
-        self._evidence_weights = None
+    def __init__(self, morphemes: KiwiMorphemes, morph_vectorizer, char_vectorizer, coef, intercept, calib_a, calib_b,
+                 classes):
+        self.morphemes = morphemes
+        self.morph_vectorizer = morph_vectorizer
+        self.char_vectorizer = char_vectorizer
+        self.coef = np.asarray(coef, dtype=np.float32)  # [classes, morph features + char features]
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.calib_a = np.asarray(calib_a, dtype=np.float64)
+        self.calib_b = np.asarray(calib_b, dtype=np.float64)
+        self.classes = list(classes)
+        if sorted(self.classes) != sorted(self.labels):
+            raise ValueError(f"training data must contain every article label {self.labels}, got {self.classes}")
+        self._order = [self.classes.index(label) for label in self.labels]
+        self._n_morph = len(morph_vectorizer.vocabulary_)
+
+    @classmethod
+    def from_pipeline(cls, pipeline) -> "TfidfInitiativeModel":
+        union = pipeline.named_steps["features"]
+        morph = union.transformer_list[0][1]
+        calibrated = pipeline.named_steps["classifier"].calibrated_classifiers_
+        if len(calibrated) != 1:
+            raise ValueError("expected CalibratedClassifierCV(ensemble=False)")
+        svm = calibrated[0].estimator
+        return cls(
+            morph.named_steps["kiwi"], morph.named_steps["tfidf"], union.transformer_list[1][1],
+            svm.coef_, svm.intercept_,
+            [c.a_ for c in calibrated[0].calibrators], [c.b_ for c in calibrated[0].calibrators],
+            pipeline.classes_,
+        )
 
     @staticmethod
     def model_text(title: str | None, body: str, *, max_chars: int = 6000) -> str:
@@ -112,42 +145,85 @@ class TfidfInitiativeModel:
         text = f"{title}\n{body}" if title and title not in body[:300] else body
         return text[:max_chars]
 
-    def fit(self, texts, labels):
-        self.pipeline.fit(list(texts), list(labels))
-        self._check_classes()
-        return self
+    def features(self, texts):
+        from scipy.sparse import hstack
+
+        morph = self.morph_vectorizer.transform(self.morphemes.transform(texts))
+        return hstack([morph, self.char_vectorizer.transform(texts)]).tocsr()
 
     def predict_proba(self, texts) -> np.ndarray:
+        """Calibrated probabilities ``[N, 6]`` in :data:`ARTICLE_LABELS` order."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.labels)))
-        return self.reorder(self.pipeline.predict_proba(texts))
+        decision = self.features(texts) @ self.coef.T + self.intercept
+        # scikit-learn's sigmoid calibration, one-vs-rest, then normalised (as CalibratedClassifierCV does)
+        proba = 1.0 / (1.0 + np.exp(self.calib_a * decision + self.calib_b))
+        total = proba.sum(axis=1, keepdims=True)
+        proba = np.divide(proba, total, out=np.full_like(proba, 1 / proba.shape[1]), where=total > 0)
+        return proba[:, self._order]
 
     def evidence(self, body: str, label: str) -> str | None:
         """The body sentence whose character n-grams push hardest towards ``label``."""
         sentences = [s for s in split_sentences(body) if len(s) >= 10]
         if not sentences or label not in self.labels:
             return None
-        chars = self.pipeline.named_steps["features"].transformer_list[1][1]
-        weights = self._char_weights()[list(self.pipeline.classes_).index(label)]
-        scores = chars.transform(sentences) @ weights
+        weights = self.coef[self.classes.index(label), self._n_morph :]
+        scores = self.char_vectorizer.transform(sentences) @ weights
         return sentences[int(np.argmax(scores))]
 
-    def _char_weights(self) -> np.ndarray:
-        if self._evidence_weights is None:
-            union = self.pipeline.named_steps["features"]
-            n_morph = len(union.transformer_list[0][1].named_steps["tfidf"].vocabulary_)
-            calibrated = self.pipeline.named_steps["classifier"].calibrated_classifiers_
-            coef = np.mean([c.estimator.coef_ for c in calibrated], axis=0)
-            self._evidence_weights = coef[:, n_morph:]
-        return self._evidence_weights
+    # --- persistence --------------------------------------------------------------------------
 
-    def _check_classes(self):
-        classes = tuple(self.pipeline.classes_)
-        if classes != tuple(sorted(self.labels)):
-            raise ValueError(f"training data must contain every article label {self.labels}, got {classes}")
+    def save(self, directory) -> list[str]:
+        from pathlib import Path
 
-    def reorder(self, proba: np.ndarray) -> np.ndarray:
-        """Columns of ``pipeline.predict_proba`` (sorted class names) → :data:`ARTICLE_LABELS` order."""
-        order = [list(self.pipeline.classes_).index(label) for label in self.labels]
-        return proba[:, order]
+        directory = Path(directory)
+        meta = {
+            "classes": self.classes,
+            "morphemes": {"tags": list(self.morphemes.tags), "max_chars": self.morphemes.max_chars},
+            "morph_vectorizer": _vectorizer_state(self.morph_vectorizer),
+            "char_vectorizer": _vectorizer_state(self.char_vectorizer),
+        }
+        (directory / self.FILES[0]).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        np.savez_compressed(
+            directory / self.FILES[1], coef=self.coef, intercept=self.intercept, calib_a=self.calib_a,
+            calib_b=self.calib_b, morph_idf=self.morph_vectorizer.idf_.astype(np.float32),
+            char_idf=self.char_vectorizer.idf_.astype(np.float32),
+        )
+        return list(self.FILES)
+
+    @classmethod
+    def load(cls, directory) -> "TfidfInitiativeModel":
+        from pathlib import Path
+
+        directory = Path(directory)
+        meta = json.loads((directory / cls.FILES[0]).read_text(encoding="utf-8"))
+        with np.load(directory / cls.FILES[1], allow_pickle=False) as arrays:
+            a = {k: arrays[k] for k in arrays.files}
+        morphemes = KiwiMorphemes(tags=tuple(meta["morphemes"]["tags"]), max_chars=meta["morphemes"]["max_chars"])
+        return cls(
+            morphemes,
+            _vectorizer_from_state(meta["morph_vectorizer"], a["morph_idf"]),
+            _vectorizer_from_state(meta["char_vectorizer"], a["char_idf"]),
+            a["coef"], a["intercept"], a["calib_a"], a["calib_b"], meta["classes"],
+        )
+
+
+_VECTORIZER_PARAMS = ("analyzer", "ngram_range", "token_pattern", "lowercase", "sublinear_tf", "norm", "use_idf", "smooth_idf")
+
+
+def _vectorizer_state(vectorizer) -> dict:
+    vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+    params = {k: getattr(vectorizer, k) for k in _VECTORIZER_PARAMS}
+    return {"params": params, "vocabulary": vocabulary}
+
+
+def _vectorizer_from_state(state: dict, idf: np.ndarray):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    params = dict(state["params"])
+    params["ngram_range"] = tuple(params["ngram_range"])
+    vectorizer = TfidfVectorizer(dtype=np.float32, **params)
+    vectorizer.vocabulary_ = {term: i for i, term in enumerate(state["vocabulary"])}
+    vectorizer.idf_ = idf.astype(np.float64)
+    return vectorizer

@@ -123,15 +123,14 @@ def fit_initiative_model(args, train_rows, train_pages, dev_rows, dev_pages, det
     for C in args.c_grid:
         classifier = clone(classifier_template).set_params(estimator__C=C).fit(x_train, labels)
         pipeline.steps[-1] = ("classifier", classifier)
-        model = TfidfInitiativeModel(pipeline)
+        model = TfidfInitiativeModel.from_pipeline(pipeline)
         clf = Classifier(detector, model, article_threshold=article_threshold)
         metrics = classification_metrics([r["label"] for r in dev_rows], [p.label for p in clf.predict_pages(dev_pages)])
         scores[C] = metrics["macro_f1"]
         log(args, f"  C={C}: dev macro-F1 {metrics['macro_f1']:.4f}")
         if best is None or metrics["macro_f1"] > scores[best[0]]:
-            best = (C, classifier)
-    pipeline.steps[-1] = ("classifier", best[1])
-    return TfidfInitiativeModel(pipeline), {"C": best[0], "dev_macro_f1_by_C": {str(k): v for k, v in scores.items()}}
+            best = (C, model)
+    return best[1], {"C": best[0], "dev_macro_f1_by_C": {str(k): v for k, v in scores.items()}}
 
 
 def choose_secondary_threshold(clf: Classifier, dev_rows, dev_pages) -> float:

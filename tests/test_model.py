@@ -1,0 +1,111 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from klassify import LABELS, Classifier, ModelLoadError, PageReadError, Prediction
+
+EDU = "제천시는 3일 시청 대회의실에서 신규 공무원 40명을 대상으로 청렴교육을 했다고 밝혔다. 청렴연수원 강사가 청탁금지법과 갑질 예방을 강의했다."
+
+
+def test_training_writes_model_report_and_manifest(tiny_model):
+    path, clf, summary = tiny_model
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["labels"] == list(LABELS)
+    assert set(manifest["files"]) == {"detector.skops", "initiative.json", "initiative.npz"}
+    assert manifest["training_counts"]["dev"]["reward"] == 4
+    for name in ("metrics.json", "confusion.png", "misclassified.jsonl", "report.md"):
+        assert (path / "report" / name).exists()
+    metrics = json.loads((path / "report" / "metrics.json").read_text())
+    assert metrics["n"] == 28 and set(metrics["per_label"]) == set(LABELS)
+
+
+def test_training_is_deterministic(tiny_model, tmp_path):
+    path, clf, _ = tiny_model
+    again = Classifier.load(path)
+    assert np.allclose(clf.predict_proba([EDU]), again.predict_proba([EDU]))
+
+
+def test_compact_model_matches_the_sklearn_pipeline(written_rows):
+    from klassify.tfidf import TfidfInitiativeModel, build_pipeline
+
+    articles = [r for r in written_rows if r["label"] != "not_article" and r["split"] == "train"][::4]
+    texts, labels = [r["text"][:2000] for r in articles], [r["label"] for r in articles]
+    pipeline = build_pipeline(C=0.5).fit(texts, labels)
+    compact = TfidfInitiativeModel.from_pipeline(pipeline)
+    probe = [r["text"][:2000] for r in written_rows if r["split"] == "test"][:20]
+    expected = pipeline.predict_proba(probe)[:, [list(pipeline.classes_).index(l) for l in compact.labels]]
+    assert np.allclose(compact.predict_proba(probe), expected, atol=1e-5)
+
+
+def test_reloaded_model_predicts_the_same(tiny_model):
+    path, clf, _ = tiny_model
+    reloaded = Classifier.load(path)
+    texts = [EDU, "로그인\n아이디\n비밀번호\n아이디 찾기"]
+    assert np.allclose(clf.predict_proba(texts), reloaded.predict_proba(texts))
+
+
+def test_predict_api_shapes(tiny_model):
+    _, clf, _ = tiny_model
+    single = clf.predict(EDU)
+    assert isinstance(single, Prediction)
+    assert single.label in LABELS and set(single.scores) == set(LABELS)
+    assert abs(sum(single.scores.values()) - 1) < 1e-3
+    assert single.score == single.scores[single.label]
+    assert set(single.to_dict()) >= {"label", "score", "scores", "is_article", "article_score", "secondary", "evidence"}
+    many = clf.predict([EDU, EDU.encode("cp949"), ""], batch_size=2)
+    assert len(many) == 3 and many[2].label == "not_article" and many[2].evidence is None
+    proba = clf.predict_proba([EDU, "x"])
+    assert proba.shape == (2, 7) and np.allclose(proba.sum(axis=1), 1)
+    if single.is_article:
+        assert single.evidence and single.evidence in EDU
+
+
+def test_predict_raises_only_page_read_error_for_bad_input(tiny_model):
+    _, clf, _ = tiny_model
+    with pytest.raises(PageReadError):
+        clf.predict(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(PageReadError):
+        clf.predict([EDU, 42])
+
+
+def test_tampered_or_foreign_artifact_is_refused(tiny_model, tmp_path):
+    path, _, _ = tiny_model
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    npz = copy / "initiative.npz"
+    data = bytearray(npz.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    npz.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="sha256"):
+        Classifier.load(copy)
+
+    foreign = tmp_path / "foreign"
+    shutil.copytree(path, foreign)
+    manifest = json.loads((foreign / "manifest.json").read_text())
+    manifest["labels"] = ["a", "b"]
+    (foreign / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelLoadError, match="label list"):
+        Classifier.load(foreign)
+    with pytest.warns(UserWarning):
+        Classifier.load(foreign, trust=True)
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match="no model"):
+        Classifier.load(tmp_path / "nothing")
+
+
+def test_shipped_model_gets_the_seeds_right(seeds):
+    clf = Classifier.load()
+    for key, seed in sorted(seeds.items()):
+        prediction = clf.predict(seed["text"])
+        assert prediction.is_article, seed["file"]
+        assert prediction.label == seed["label"], (seed["file"], prediction.scores)
+
+
+def test_shipped_model_manifest_reports_test_metrics():
+    clf = Classifier.load()
+    metrics = clf.manifest["metrics"]["test"]
+    assert metrics["n"] >= 100 and 0 <= metrics["macro_f1"] <= 1
