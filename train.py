@@ -20,7 +20,8 @@ def parse_args(argv=None) -> TrainingArguments:
     p.add_argument("--out", default=None, help="model directory to write (default: models/<model>)")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--news-negatives", type=int, default=defaults.news_negatives,
-                   help="real news articles from ../shared/corpora added as `other` (0 = none; skipped if absent)")
+                   help="real news articles from ../shared/corpora shown to the article detector (0 = none; skipped if absent)")
+    p.add_argument("--news-as-other", action="store_true", help="also train the initiative model on them as `other`")
     p.add_argument("--news-path", default=None, help="news JSONL.gz (default: ../shared/corpora/news_ko.jsonl.gz)")
     p.add_argument("--c-grid", default=",".join(map(str, defaults.c_grid)), help="SVM C values tried on dev")
     p.add_argument("--morpheme-chars", type=int, default=defaults.morpheme_chars,
@@ -31,6 +32,7 @@ def parse_args(argv=None) -> TrainingArguments:
     a = p.parse_args(argv)
     return TrainingArguments(
         model=a.model, data=a.data, out=a.out, seed=a.seed, news_negatives=a.news_negatives, news_path=a.news_path,
+        news_as_other=a.news_as_other,
         c_grid=tuple(float(c) for c in a.c_grid.split(",")), morpheme_chars=a.morpheme_chars,
         include_augmented=not a.no_augmented, seeds_dir=a.seeds_dir, quiet=a.quiet,
     )

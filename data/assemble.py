@@ -18,7 +18,9 @@ Output:
 Splits are assigned to groups, never to single pages: a group joins pages of the same municipality and
 label, and any two pages whose character-5-gram shingle Jaccard is >= 0.5. Run from the repository root:
 
-    python data/assemble.py data/staging
+    python data/assemble.py data/staging [more staging folders...]
+
+It also rewrites the statistics in data/README.md (the data card).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import hashlib
 import json
 import random
 import re
+import statistics
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -69,7 +72,7 @@ def parse_page(path: Path) -> dict:
     }
 
 
-def group_pages(pages: list[dict]) -> list[list[int]]:
+def group_pages(pages: list[dict], pairs) -> list[list[int]]:
     parent = list(range(len(pages)))
 
     def find(i):
@@ -88,7 +91,7 @@ def group_pages(pages: list[dict]) -> list[list[int]]:
     for members in by_event.values():
         for j in members[1:]:
             union(members[0], j)
-    for i, j, _ in near_duplicate_pairs([p["text"] for p in pages]):
+    for i, j, _ in pairs:
         union(i, j)
     groups = defaultdict(list)
     for i in range(len(pages)):
@@ -181,6 +184,19 @@ def wrap_in_clutter(page: dict, titles: list[str], rng: random.Random) -> str:
     return "\n".join(top + ["", body_of(page), ""] + bottom)
 
 
+def board_view(page: dict, titles: list[str], rng: random.Random) -> str:
+    """The article as a municipal board's post view: post UI on top, the board's list rows below."""
+    top = [rng.choice(["보도자료", "시정소식", "새소식", "군정소식"]), headline(page),
+           f"작성자 {rng.choice(['홍보담당관', '감사실', '행정지원과', '공보팀'])} | 등록일 {rng.randint(2006, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} | 조회 수 {rng.randint(20, 3000)}",
+           rng.choice(["Prev이전 문서 Next다음 문서", "이전글 다음글 목록", "크게 작게 인쇄 목록"]),
+           f"첨부파일 사진{rng.randint(1, 5)}.jpg"]
+    rows = ["번호 제목 작성자 작성일 조회"]
+    start = rng.randint(200, 9000)
+    for n, t in enumerate(rng.sample(titles, rng.randint(8, 22))):
+        rows.append(f"{start - n} {t} {rng.choice(['홍보담당관', '감사실', '총무과'])} {rng.randint(2006, 2026)}.{rng.randint(1, 12):02d}.{rng.randint(1, 28):02d} {rng.randint(3, 2500)}")
+    return "\n".join(top + ["", body_of(page), ""] + rows + ["1 2 3 4 5 다음"])
+
+
 def lead_brief(page: dict) -> str | None:
     sentences = re.split(r"(?<=다\.)\s+", " ".join(body_of(page).split()))
     if len(sentences) < 4:
@@ -234,13 +250,15 @@ def augment(pages: list[dict]) -> list[dict]:
             "source": "augmented",
             "year": parent["year"] if parent else None,
             "style": kind,
-            "clutter": kind == "clutter",
+            "clutter": kind in ("clutter", "board_view"),
             "parent": parent["id"] if parent else None,
         })
 
     for n, page in enumerate(articles):
         if not page["clutter"]:
             add(page, "clutter", wrap_in_clutter(page, titles, rng), page["label"], n)
+        if rng.random() < 0.35:
+            add(page, "board_view", board_view(page, titles, rng), page["label"], n)
         brief = lead_brief(page)
         if brief and rng.random() < 0.5:
             add(page, "brief", brief, page["label"], n)
@@ -252,18 +270,61 @@ def augment(pages: list[dict]) -> list[dict]:
     return out
 
 
-def main(staging: str = "data/staging", out_dir: str = "data/labeled") -> None:
-    files = sorted(Path(staging).glob("*/*.txt"))
+def main(*staging_dirs: str) -> None:
+    files = sorted(f for d in (staging_dirs or ("data/staging",)) for f in Path(d).glob("*/*.txt"))
     pages = [parse_page(f) for f in files]
     ids = [p["id"] for p in pages]
     assert len(ids) == len(set(ids)), "duplicate ids"
-    groups = group_pages(pages)
+    pairs = list(near_duplicate_pairs([p["text"] for p in pages]))
+    groups = group_pages(pages, pairs)
     assign_splits(pages, groups)
-    out = Path(out_dir)
+    out = HERE / "labeled"
     out.mkdir(parents=True, exist_ok=True)
+    augmented = augment(pages)
     write_jsonl(out / "written.jsonl", pages)
-    write_jsonl(out / "augmented.jsonl", augment(pages))
-    print(f"{len(pages)} written pages in {len(groups)} groups -> {out}")
+    write_jsonl(out / "augmented.jsonl", augmented)
+    write_card_stats(pages, augmented, groups, pairs)
+    print(f"{len(pages)} written pages in {len(groups)} groups, {len(augmented)} augmented -> {out}")
+
+
+def write_card_stats(pages, augmented, groups, pairs) -> None:
+    """Replace the block between the STATS markers of data/README.md with fresh numbers."""
+    from klassify.labels import LABELS
+
+    counts = Counter((p["label"], p["split"]) for p in pages)
+    aug_counts = Counter(a["label"] for a in augmented)
+    rows = ["| label | train | dev | test | written | augmented (train) |", "|---|---:|---:|---:|---:|---:|"]
+    for label in LABELS:
+        per = [counts[(label, s)] for s in ("train", "dev", "test")]
+        rows.append(f"| {label} | {per[0]} | {per[1]} | {per[2]} | {sum(per)} | {aug_counts[label]} |")
+    total = [sum(counts[(l, s)] for l in LABELS) for s in ("train", "dev", "test")]
+    rows.append(f"| **all** | {total[0]} | {total[1]} | {total[2]} | {len(pages)} | {len(augmented)} |")
+    articles = [len(p["text"]) for p in pages if p["label"] != NOT_ARTICLE]
+    quartiles = statistics.quantiles(articles, n=4)
+    years = [p["year"] for p in pages if p["year"]]
+    styles = Counter(p["style"] for p in pages)
+    cross = sum(1 for i, j, _ in pairs if pages[i]["split"] != pages[j]["split"])
+    stats = "\n".join(rows + [
+        "",
+        f"- Municipalities / institutions: {len({p['municipality'] for p in pages if p['municipality']})} distinct.",
+        f"- Years {min(years)}–{max(years)} ({len(set(years))} distinct).",
+        f"- Article pages (all but not_article): {len(articles)}; length in characters: median {statistics.median(articles):.0f}, "
+        f"quartiles {quartiles[0]:.0f} / {quartiles[2]:.0f}, min {min(articles)}, max {max(articles)}; "
+        f"{sum(l < 400 for l in articles)} under 400, {sum(l >= 2000 for l in articles)} of 2,000 or more.",
+        f"- Article pages carrying scraped-page clutter: {sum(p['clutter'] for p in pages if p['label'] != NOT_ARTICLE)} "
+        f"({sum(p['clutter'] for p in pages if p['label'] != NOT_ARTICLE) / len(articles):.0%}).",
+        f"- Styles: " + ", ".join(f"{k} {v}" for k, v in styles.most_common()) + ".",
+        f"- Pages with a secondary label: {sum(bool(p['secondary']) for p in pages)}.",
+        f"- Near-duplicate check (character 5-gram shingle Jaccard ≥ 0.5, all {len(pages) * (len(pages) - 1) // 2:,} pairs): "
+        f"{len(pairs)} pairs found ({len(pairs) / max(len(pages), 1):.2%} of pages), {cross} across splits.",
+        f"- Split groups: {len(groups)} (same municipality + label, or near-duplicates, always share a split).",
+    ])
+    card = HERE / "README.md"
+    text = card.read_text(encoding="utf-8")
+    start, end = "<!-- STATS -->", "<!-- /STATS -->"
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    card.write_text(f"{head}{start}\n{stats}\n{end}{tail}", encoding="utf-8")
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:

@@ -6,6 +6,7 @@ import re
 
 _BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h[1-6]|/td|/th|/article|/section|/header|/footer|/ul|/ol|/table|/title)\b[^>]*>", re.I)
 _SCRIPT = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
+_UNCLOSED_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*\Z", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>", re.S)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 
@@ -25,6 +26,11 @@ def html_to_text(markup: str) -> tuple[str | None, str]:
         # keeps the paragraph breaks that line-level cleaning needs.
         text = render_text(markup)
     return (title or _raw_title(markup)), text
+
+
+def strip_scripts(markup: str) -> str:
+    """Markup without script, style, noscript and template blocks (an unclosed one runs to the end)."""
+    return _UNCLOSED_SCRIPT.sub(" ", _SCRIPT.sub(" ", markup))
 
 
 def render_text(markup: str) -> str:

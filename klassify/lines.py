@@ -55,6 +55,9 @@ _MENU = re.compile(r"^([^|路/>]{1,10}\s*[|路/>鈥篯\s*){2,}[^|路/>]{0,10}$|^(搿滉
 _MANY_SEPARATORS = re.compile(r"(\s*[,|/路]\s*\S+){4,}")
 
 
+_LONG_LINE = 4000
+
+
 def classify_line(line: str) -> LineKind:
     """The kind of one stripped line.
 
@@ -66,6 +69,10 @@ def classify_line(line: str) -> LineKind:
     if not line:
         return LineKind.BLANK
     n = len(line)
+    if n > _LONG_LINE:
+        # Judge a giant line (minified page, 5 MB of text on one line) by its head and tail, so every
+        # regular expression below runs on bounded input.
+        line = line[: _LONG_LINE // 2] + "\n" + line[-_LONG_LINE // 2 :]
     hangul = len(_HANGUL.findall(line))
     latin = len(_LATIN.findall(line))
     if latin >= 20 and latin > 3 * hangul:
@@ -85,7 +92,7 @@ def classify_line(line: str) -> LineKind:
     if n < 160 and _DATE.search(line) and (_ROW_START.match(line) or re.search(r"臁绊殞|\d+\s*$", line)):
         if not _SENTENCE_END.search(line) or _ROW_START.match(line):
             return LineKind.ROW
-    if hangul >= 12 and _SENTENCE_END.search(line) and not _MANY_SEPARATORS.fullmatch(line):
+    if hangul >= 12 and _SENTENCE_END.search(line[-200:]) and not _MANY_SEPARATORS.fullmatch(line[:300]):
         return LineKind.PROSE
     if hangul >= 40 and n >= 80 and not _LIST_ITEM.match(line):
         return LineKind.PROSE

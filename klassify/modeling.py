@@ -113,24 +113,27 @@ class Classifier:
                 bar.update(len(batch))
         return out
 
-    def _joint_scores(self, pages: list[Page]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """→ (joint [N,7], article score [N], conditional initiative probabilities [N,6])."""
+    def _joint_scores(self, pages: list[Page]):
+        """→ (joint [N,7], article score [N], conditional initiative probabilities [N,6], analyses [N])."""
         from .article import feature_matrix
 
         article = self.detector.predict_proba(feature_matrix(pages))[:, 1] if pages else np.zeros(0)
         conditional = np.zeros((len(pages), len(ARTICLE_LABELS)))
+        analyses = [None] * len(pages)
         todo = [i for i, p in enumerate(pages) if p.body]
         if todo:
             texts = [self.model.model_text(pages[i].title, pages[i].body) for i in todo]
-            conditional[todo] = self.model.predict_proba(texts)
+            conditional[todo], found = self.model.predict_proba(texts, return_analyses=True)
+            for i, analysis in zip(todo, found):
+                analyses[i] = analysis
         conditional[[i for i, p in enumerate(pages) if not p.body], ARTICLE_LABELS.index("other")] = 1.0
         joint = np.hstack([article[:, None] * conditional, (1 - article)[:, None]])
-        return joint, article, conditional
+        return joint, article, conditional, analyses
 
     def _predict_batch(self, pages: list[Page]) -> list[Prediction]:
-        joint, article, conditional = self._joint_scores(pages)
+        joint, article, conditional, analyses = self._joint_scores(pages)
         out = []
-        for page, row, a, q in zip(pages, joint, article, conditional):
+        for page, row, a, q, analysis in zip(pages, joint, article, conditional, analyses):
             is_article = bool(a >= self.article_threshold) and bool(page.body)
             label = ARTICLE_LABELS[int(np.argmax(q))] if is_article else NOT_ARTICLE
             secondary = [
@@ -144,7 +147,7 @@ class Classifier:
                 is_article=is_article,
                 article_score=round(float(a), 4),
                 secondary=secondary,
-                evidence=self.model.evidence(page.body, label) if is_article else None,
+                evidence=self.model.evidence(page.title, page.body, analysis, label) if is_article else None,
                 title=page.title,
             ))
         return out

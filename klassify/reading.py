@@ -56,11 +56,15 @@ def read_page(raw: str | bytes, *, html: bool | None = None) -> Page:
     Raises :class:`PageReadError` (a ``ValueError``) for input that is not text.
     """
     text, encoding = decode(raw)
+    if html is None:
+        html = looks_like_html(text)
+    if html:
+        from .html import strip_scripts
+
+        text = strip_scripts(text)  # before truncation: megabytes of inline script must not push the text out
     truncated = len(text) > MAX_PAGE_CHARS
     if truncated:
         text = text[:MAX_PAGE_CHARS]
-    if html is None:
-        html = looks_like_html(text)
     title = None
     if html:
         from .html import html_to_text
@@ -119,23 +123,30 @@ def decode(raw: str | bytes) -> tuple[str, str | None]:
 
 def _detect_encoding(raw: bytes) -> str:
     # Korean pages that are not UTF-8 are nearly always CP949 (a superset of EUC-KR); try it strictly
-    # before asking charset-normalizer, whose guess on short pages is less reliable.
+    # before asking charset-normalizer, whose guess on short pages is less reliable. Mostly-UTF-8 bytes
+    # with a few broken sequences (a truncated crawl, a pasted fragment) stay UTF-8, with replacements.
     try:
         raw.decode("cp949")
         return "cp949"
     except UnicodeDecodeError:
         pass
+    lenient = raw[:200_000].decode("utf-8", errors="replace")
+    broken = lenient.count("\ufffd") / max(len(lenient), 1)
+    if broken <= 0.1:
+        return "utf-8"
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw[:200_000]).best()
-    if best is None:
-        raise PageReadError("cannot detect the text encoding (binary data?)")
-    return best.encoding
+    if best is not None:
+        return best.encoding
+    if broken <= 0.2:
+        return "utf-8"
+    raise PageReadError("cannot detect the text encoding (binary data?)")
 
 
 def _check_text(text: str) -> str:
     sample = text[:100_000]
-    if sample and len(_CONTROL.findall(sample)) > 0.05 * len(sample):
+    if sample and len(_CONTROL.findall(sample)) > 0.1 * len(sample):
         raise PageReadError("input looks binary: too many control characters")
     replaced = sample.count("\ufffd")
     if sample and replaced > 0.2 * len(sample):
@@ -145,7 +156,7 @@ def _check_text(text: str) -> str:
 
 # --- HTML detection and title -----------------------------------------------------------------
 
-_HTML_HINT = re.compile(r"<(!doctype html|html|head|body|div|p|article|table|span|a\s)[\s>]", re.I)
+_HTML_HINT = re.compile(r"<(!doctype html|html|head|body|div|p|article|table|span|script|style|meta|a\s)[\s>]", re.I)
 
 
 def looks_like_html(text: str) -> bool:

@@ -66,6 +66,8 @@ def _guarded(source: str, make_iter):
 
 def _file_record(path: Path, record_id: str) -> Record:
     try:
+        if not path.is_file():
+            return Record(record_id, error="not a regular file (device, pipe or broken link)")
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             return Record(record_id, error=f"file is {size / 1e6:.0f} MB, over the {MAX_FILE_BYTES // 2**20} MiB limit")

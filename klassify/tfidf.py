@@ -24,11 +24,15 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=4)
 def shared_kiwi(num_workers: int = -1):
-    """One ``Kiwi`` per worker count, built once per process (loading its model takes ~1 s)."""
+    """One ``Kiwi`` per worker count, built once per process (loading its model takes ~1 s).
+
+    The typo and multi-word dictionaries are left out: they cost ~170 MB of memory and did not change
+    the morphemes of our pages (checked on 300 labeled pages).
+    """
     from kiwipiepy import Kiwi
 
     with _lock:
-        return Kiwi(num_workers=num_workers)
+        return Kiwi(num_workers=num_workers, load_typo_dict=False, load_multi_dict=False)
 
 
 class KiwiMorphemes(BaseEstimator, TransformerMixin):
@@ -49,6 +53,10 @@ class KiwiMorphemes(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, texts):
+        return [" ".join(term for term, _ in tokens) for tokens in self.analyze(texts)]
+
+    def analyze(self, texts) -> list[list[tuple[str, int]]]:
+        """``[(form/TAG, start offset), ...]`` of the content morphemes of each text's first ``max_chars``."""
         keep = set(self.tags)
         clipped = [t[: self.max_chars] if self.max_chars else t for t in texts]
         if not clipped:
@@ -56,7 +64,7 @@ class KiwiMorphemes(BaseEstimator, TransformerMixin):
         kiwi = shared_kiwi(self.num_workers)
         # kiwi refuses batch input in single-thread mode (e.g. on a one-core machine).
         results = kiwi.tokenize(clipped) if kiwi.num_workers > 1 else [kiwi.tokenize(t) for t in clipped]
-        return [" ".join(f"{tok.form}/{tok.tag}" for tok in tokens if tok.tag in keep) for tokens in results]
+        return [[(f"{tok.form}/{tok.tag}", tok.start) for tok in tokens if tok.tag in keep] for tokens in results]
 
 
 def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, random_state: int = 0):
@@ -85,16 +93,31 @@ def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, random_state: int =
     )
 
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[다요][.!?])\s+|(?<=[.!?][\"'”’])\s+|\n+")
+_SENTENCE_END = re.compile(r"(?<=[다요][.!?])\s+|(?<=[.!?][\"'”’])\s+|\n+")
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a body (Korean sentence ends and line breaks).
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence (Korean sentence ends and line breaks), whitespace trimmed.
 
-    >>> split_sentences("시는 교육을 열었다. 200명이 참석했다.\\n▲ 사진")
+    >>> t = "시는 교육을 열었다. 200명이 참석했다.\\n▲ 사진"
+    >>> [t[a:b] for a, b in sentence_spans(t)]
     ['시는 교육을 열었다.', '200명이 참석했다.', '▲ 사진']
     """
-    return [s.strip() for s in _SENTENCE_SPLIT.split(text) if s and s.strip()]
+    spans, start = [], 0
+    for match in [*_SENTENCE_END.finditer(text), None]:
+        end = match.start() if match else len(text)
+        piece = text[start:end]
+        if piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            spans.append((start + lead, start + len(piece.rstrip())))
+        if match:
+            start = match.end()
+    return spans
+
+
+def title_prefix(title: str | None, body: str) -> str:
+    """The title line put in front of the body, unless the body already starts with it."""
+    return f"{title}\n" if title and title not in body[:300] else ""
 
 
 class TfidfInitiativeModel:
@@ -122,7 +145,6 @@ class TfidfInitiativeModel:
         if sorted(self.classes) != sorted(self.labels):
             raise ValueError(f"training data must contain every article label {self.labels}, got {self.classes}")
         self._order = [self.classes.index(label) for label in self.labels]
-        self._n_morph = len(morph_vectorizer.vocabulary_)
 
     @classmethod
     def from_pipeline(cls, pipeline) -> "TfidfInitiativeModel":
@@ -142,35 +164,56 @@ class TfidfInitiativeModel:
     @staticmethod
     def model_text(title: str | None, body: str, *, max_chars: int = 6000) -> str:
         """What the model reads: title, then body, clipped (char n-grams of the lead carry the topic)."""
-        text = f"{title}\n{body}" if title and title not in body[:300] else body
-        return text[:max_chars]
+        return (title_prefix(title, body) + body)[:max_chars]
 
-    def features(self, texts):
+    def predict_proba(self, texts, *, return_analyses: bool = False):
+        """Calibrated probabilities ``[N, 6]`` in :data:`ARTICLE_LABELS` order.
+
+        With ``return_analyses=True`` also returns each text's morphemes, for :meth:`evidence`.
+        """
         from scipy.sparse import hstack
 
-        morph = self.morph_vectorizer.transform(self.morphemes.transform(texts))
-        return hstack([morph, self.char_vectorizer.transform(texts)]).tocsr()
-
-    def predict_proba(self, texts) -> np.ndarray:
-        """Calibrated probabilities ``[N, 6]`` in :data:`ARTICLE_LABELS` order."""
         texts = list(texts)
         if not texts:
-            return np.zeros((0, len(self.labels)))
-        decision = self.features(texts) @ self.coef.T + self.intercept
+            empty = np.zeros((0, len(self.labels)))
+            return (empty, []) if return_analyses else empty
+        analyses = self.morphemes.analyze(texts)
+        morph = self.morph_vectorizer.transform([" ".join(term for term, _ in a) for a in analyses])
+        features = hstack([morph, self.char_vectorizer.transform(texts)]).tocsr()
+        decision = features @ self.coef.T + self.intercept
         # scikit-learn's sigmoid calibration, one-vs-rest, then normalised (as CalibratedClassifierCV does)
         proba = 1.0 / (1.0 + np.exp(self.calib_a * decision + self.calib_b))
         total = proba.sum(axis=1, keepdims=True)
         proba = np.divide(proba, total, out=np.full_like(proba, 1 / proba.shape[1]), where=total > 0)
-        return proba[:, self._order]
+        proba = proba[:, self._order]
+        return (proba, analyses) if return_analyses else proba
 
-    def evidence(self, body: str, label: str) -> str | None:
-        """The body sentence whose character n-grams push hardest towards ``label``."""
-        sentences = [s for s in split_sentences(body) if len(s) >= 10]
-        if not sentences or label not in self.labels:
+    def evidence(self, title: str | None, body: str, analysis, label: str) -> str | None:
+        """The body sentence whose morphemes push hardest towards ``label`` (morpheme weights of the SVM).
+
+        Only the part of the text kiwi read (``morphemes.max_chars``) can be chosen; ties go to the
+        earlier sentence.
+        """
+        if label not in self.labels or not analysis:
             return None
-        weights = self.coef[self.classes.index(label), self._n_morph :]
-        scores = self.char_vectorizer.transform(sentences) @ weights
-        return sentences[int(np.argmax(scores))]
+        offset = len(title_prefix(title, body))
+        weights = self.coef[self.classes.index(label)]
+        vocabulary = self.morph_vectorizer.vocabulary_
+        spans = [(a, b) for a, b in sentence_spans(body) if b - a >= 10]
+        scores = [0.0] * len(spans)
+        k = 0
+        for term, start in analysis:
+            start -= offset
+            while k < len(spans) and spans[k][1] <= start:
+                k += 1
+            if k == len(spans):
+                break
+            if start >= spans[k][0] and term in vocabulary:
+                scores[k] += weights[vocabulary[term]]
+        if not spans or max(scores) <= 0:
+            return None
+        a, b = spans[int(np.argmax(scores))]
+        return body[a:b]
 
     # --- persistence --------------------------------------------------------------------------
 
