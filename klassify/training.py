@@ -27,7 +27,7 @@ class TrainingArguments:
     news_negatives: int = 1500  # real articles from ../shared the article detector learns as articles (0 = none)
     news_as_other: bool = False  # also train the initiative model on them as `other`
     news_path: str | None = None
-    c_grid: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
+    c_grid: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
     morpheme_chars: int = 1500  # kiwi reads this many characters of each text
     include_augmented: bool = True
     seeds_dir: str | None = None  # real seed pages to report on (skipped when absent)
