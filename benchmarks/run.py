@@ -1,14 +1,13 @@
 #!/usr/bin/env python
-"""Throughput and memory of every stage, measured in one run on the same pages.
+"""Throughput and peak memory of every stage, measured in one run on the same pages.
 
     python benchmarks/run.py [--model tfidf] [--pages 600] [--json benchmarks/results/run.json]
 
-Pages: hand-written pages of the labeled corpus (test and dev splits, ~1,500 characters on average
-after picking the 800–2,500-character ones), cycled to ``--pages``; the reading stage is also measured
-on ~5 kB pages (the same pages wrapped in weather/menu/teaser clutter). Prints a table of pages/s per
-stage, the share of classification time spent in kiwi, ratios against the kiwi-alone baseline, and the
-CLI's end-to-end pages/s (with start-up, and marginal: from a run on 3x the pages), start-up time and peak
-RSS (a subprocess on a JSONL of the same pages).
+Pages: hand-written pages of the labeled corpus (dev and test splits, 800–2,500 characters, ~1,350 on
+average), cycled to ``--pages``; reading is also measured on ~5 kB pages (the same pages wrapped in
+weather/menu/teaser clutter). Each stage runs in its own subprocess, so its peak RSS is its own. Printed:
+pages/s per stage, the ratio to kiwi alone (the floor for any morpheme-based model), kiwi's share of
+classification time, and the CLI's pages/s with start-up and marginal (from a run on 3x the pages).
 """
 
 from __future__ import annotations
@@ -27,23 +26,22 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from klassify.article import feature_matrix  # noqa: E402
-from klassify.data import read_labeled  # noqa: E402
-from klassify.modeling import Classifier  # noqa: E402
-from klassify.reading import read_page  # noqa: E402
-
-
-def timed(fn, *args):
-    start = time.perf_counter()
-    result = fn(*args)
-    return result, time.perf_counter() - start
+STAGES = {
+    "read": "read + clean",
+    "read_5kb": "read + clean, 5 kB pages",
+    "detect": "is_article (features + detector)",
+    "kiwi": "kiwi alone (baseline)",
+    "tfidf": "tfidf classify (incl. kiwi)",
+    "classifier": "Classifier.predict end-to-end",
+}
 
 
 def sample_pages(n: int, seed: int = 0) -> list[str]:
+    from klassify.data import read_labeled
+
     rows = [r for r in read_labeled(include_augmented=False) if r["split"] in ("dev", "test")]
     texts = [r["text"] for r in rows if 800 <= len(r["text"]) <= 2500]
-    rng = random.Random(seed)
-    rng.shuffle(texts)
+    random.Random(seed).shuffle(texts)
     return [texts[i % len(texts)] for i in range(n)]
 
 
@@ -61,81 +59,103 @@ def five_kb(texts: list[str], seed: int = 0) -> list[str]:
     return out
 
 
-def stage_rows(clf: Classifier, texts: list[str], batch_size: int) -> tuple[list[tuple[str, float]], float]:
-    """(stage, seconds) for the in-process stages, and kiwi's share of classification time."""
-    n = len(texts)
-    pages, t_read = timed(lambda: [read_page(t) for t in texts])
-    _, t_detect = timed(lambda: clf.detector.predict_proba(feature_matrix(pages)))
+def run_stage(stage: str, n: int, model: str | None) -> dict:
+    """Time one stage in this process (warm-up first); → {pages, seconds, peak_rss_mb}."""
+    from klassify.reading import read_page
+
+    texts = sample_pages(n)
+    if stage in ("read", "read_5kb"):
+        pages = five_kb(texts[: min(300, n)]) if stage == "read_5kb" else texts
+        read_page(pages[0])
+        start = time.perf_counter()
+        for t in pages:
+            read_page(t)
+        return finish(len(pages), start)
+    from klassify.modeling import Classifier
+
+    clf = Classifier.load(model)
+    clf.predict(texts[:16])  # warm-up: kiwi model load, first-call allocations
+    if stage == "classifier":
+        start = time.perf_counter()
+        clf.predict(texts, batch_size=64)
+        return finish(len(texts), start)
+    pages = [read_page(t) for t in texts]
+    if stage == "detect":
+        from klassify.article import feature_matrix
+
+        start = time.perf_counter()
+        clf.detector.article_score(feature_matrix(pages))
+        return finish(len(pages), start)
     model_texts = [clf.model.model_text(p.title, p.body) for p in pages if p.body]
-    _, t_kiwi = timed(clf.model.morphemes.analyze, model_texts)
-    _, t_model = timed(clf.model.predict_proba, model_texts)
-    _, t_all = timed(lambda: clf.predict(texts, batch_size=batch_size))
-    rows = [
-        ("read + clean", t_read),
-        ("is_article (features + detector)", t_detect),
-        ("kiwi alone (baseline)", t_kiwi),
-        (f"{clf.model.kind} classify (incl. kiwi)", t_model),
-        ("Classifier.predict end-to-end", t_all),
-    ]
-    return rows, t_kiwi / t_model if t_model else 0.0
+    start = time.perf_counter()
+    if stage == "kiwi":
+        clf.model.morphemes.analyze(model_texts)
+    else:
+        clf.model.predict_proba(model_texts)
+    return finish(len(model_texts), start)
 
 
-def cli_run(texts: list[str], model: str | None, batch_size: int) -> tuple[float, float]:
+def finish(n: int, start: float) -> dict:
+    seconds = time.perf_counter() - start
+    return {"pages": n, "seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def in_subprocess(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True, cwd=REPO)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cli_run(texts: list[str], model: str | None) -> tuple[float, float]:
     """(seconds, peak RSS MB) of `klassify predict` over a JSONL of the pages, start-up included."""
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "pages.jsonl"
         src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)),
                        encoding="utf-8")
-        cmd = [sys.executable, "-m", "klassify", "predict", str(src), "-o", str(Path(tmp) / "out.jsonl"),
-               "--batch-size", str(batch_size), "--no-progress"]
-        if model:
-            cmd += ["--model", model]
+        cmd = [sys.executable, "-m", "klassify", "predict", str(src), "-o", str(Path(tmp) / "out.jsonl"), "--no-progress"]
+        cmd += ["--model", model] if model else []
+        cmd = ["/usr/bin/time", "-f", "%M"] + cmd if Path("/usr/bin/time").exists() else cmd
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, cwd=REPO, stderr=subprocess.DEVNULL)
+        done = subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, peak_kb / 1024
+    last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+    return seconds, (int(last) / 1024 if last.isdigit() else float("nan"))
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=None)
     p.add_argument("--pages", type=int, default=600)
-    p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "run.json"))
+    p.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)  # internal: one stage, JSON out
     a = p.parse_args(argv)
+    if a.stage:
+        print(json.dumps(run_stage(a.stage, a.pages, a.model)))
+        return 0
 
-    clf = Classifier.load(a.model)
+    extra = ["--model", a.model] if a.model else []
+    stages = {name: in_subprocess(["--stage", name, "--pages", str(a.pages), *extra]) for name in STAGES}
     texts = sample_pages(a.pages)
-    big = five_kb(texts[: min(300, a.pages)])
-    clf.predict(texts[:16])  # warm-up: kiwi model load, first-call allocations
+    cli_seconds, cli_rss = cli_run(texts, a.model)
+    cli_triple, _ = cli_run(texts * 3, a.model)
+    marginal = (cli_triple - cli_seconds) / (2 * len(texts))  # seconds per page once started
+    startup = cli_seconds - marginal * len(texts)
 
-    rows, kiwi_share = stage_rows(clf, texts, a.batch_size)
-    _, t_read5k = timed(lambda: [read_page(t) for t in big])
-    rows.insert(1, ("read + clean, 5 kB pages", t_read5k))
-    cli_seconds, cli_rss = cli_run(texts, a.model, a.batch_size)
-    cli_triple, _ = cli_run(texts * 3, a.model, a.batch_size)
-    rows.append(("klassify predict CLI (incl. start-up)", cli_seconds))
-    # Start-up (imports, model and kiwi loading) is paid once per run: the marginal rate of a 3x larger
-    # input is what a long crawl sees.
-    rows.append(("klassify predict CLI, marginal", (cli_triple - cli_seconds) / 2))
-
-    n_for = {"read + clean, 5 kB pages": len(big)}
-    kiwi_rate = len(texts) / dict(rows)["kiwi alone (baseline)"]
-    mean_chars = sum(map(len, texts)) / len(texts)
-    print(f"{len(texts)} pages, mean {mean_chars:.0f} chars; {os.cpu_count()} CPUs; model {clf.path}")
-    print(f"{'stage':<40} {'pages/s':>9} {'vs kiwi':>8}")
-    result = {"pages": len(texts), "mean_chars": round(mean_chars), "cpus": os.cpu_count(), "model": str(clf.path), "stages": {}}
-    for name, seconds in rows:
-        rate = n_for.get(name, len(texts)) / seconds
-        result["stages"][name] = round(rate, 1)
-        print(f"{name:<40} {rate:>9.1f} {rate / kiwi_rate:>7.2f}x")
-    print(f"kiwi share of classification time: {kiwi_share:.0%}")
-    startup = cli_seconds - len(texts) * (cli_triple - cli_seconds) / (2 * len(texts))
-    print(f"klassify predict start-up: {startup:.1f} s; peak RSS: {cli_rss:.0f} MB")
-    result.update({"kiwi_share": round(kiwi_share, 3), "cli_peak_rss_mb": round(cli_rss), "cli_startup_s": round(startup, 2)})
+    rate = {name: s["pages"] / s["seconds"] for name, s in stages.items()}
+    rate["cli"] = len(texts) / cli_seconds
+    rate["cli_marginal"] = 1 / marginal
+    labels = {**STAGES, "cli": "klassify predict CLI (incl. start-up)", "cli_marginal": "klassify predict CLI, marginal"}
+    rss = {name: s["peak_rss_mb"] for name, s in stages.items()} | {"cli": cli_rss, "cli_marginal": cli_rss}
+    print(f"{len(texts)} pages, mean {sum(map(len, texts)) / len(texts):.0f} chars; {os.cpu_count()} CPUs")
+    print(f"{'stage':<40} {'pages/s':>9} {'vs kiwi':>8} {'peak RSS':>9}")
+    for name, label in labels.items():
+        print(f"{label:<40} {rate[name]:>9.1f} {rate[name] / rate['kiwi']:>7.2f}x {rss[name]:>6.0f} MB")
+    kiwi_share = rate["tfidf"] / rate["kiwi"]
+    print(f"kiwi share of TF-IDF classification time: {kiwi_share:.0%}; CLI start-up {startup:.1f} s")
+    result = {"pages": len(texts), "cpus": os.cpu_count(), "pages_per_s": {labels[k]: round(v, 1) for k, v in rate.items()},
+              "peak_rss_mb": {labels[k]: round(v) for k, v in rss.items()}, "kiwi_share": round(kiwi_share, 3),
+              "cli_startup_s": round(startup, 2)}
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.json).write_text(json.dumps(result, indent=2) + "\n")
+    Path(a.json).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     return 0
 
 

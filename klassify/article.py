@@ -115,3 +115,82 @@ def _count_prose_blocks(kinds) -> int:
         elif kind is not LineKind.BLANK:
             inside = False
     return blocks
+
+
+class ArticleDetector:
+    """The fitted detector in a light, pickle-free form: the gradient-boosted trees as flat arrays.
+
+    Training uses scikit-learn's ``HistGradientBoostingClassifier``; :meth:`from_sklearn` copies its trees
+    (split feature, threshold, children, leaf values) so prediction needs only NumPy, which keeps
+    scikit-learn (~130 MB and ~1 s of imports) out of ``klassify predict``.
+    """
+
+    FILE = "detector.npz"
+
+    def __init__(self, feature, threshold, left, right, is_leaf, missing_left, value, roots, baseline: float):
+        self.feature, self.threshold = np.asarray(feature, np.intp), np.asarray(threshold, np.float64)
+        self.left, self.right = np.asarray(left, np.intp), np.asarray(right, np.intp)
+        self.is_leaf, self.missing_left = np.asarray(is_leaf, bool), np.asarray(missing_left, bool)
+        self.value, self.roots = np.asarray(value, np.float64), np.asarray(roots, np.intp)
+        self.baseline = float(baseline)
+        self._depth = self._max_depth()
+
+    @classmethod
+    def from_sklearn(cls, model) -> "ArticleDetector":
+        if len(model.classes_) != 2 or any(len(trees) != 1 for trees in model._predictors):
+            raise ValueError("expected a binary HistGradientBoostingClassifier")
+        parts = {k: [] for k in ("feature", "threshold", "left", "right", "is_leaf", "missing_left", "value")}
+        roots, offset = [], 0
+        for (tree,) in model._predictors:
+            nodes = tree.nodes
+            if nodes["is_categorical"].any():
+                raise ValueError("categorical splits are not supported")
+            roots.append(offset)
+            parts["feature"].append(nodes["feature_idx"])
+            parts["threshold"].append(nodes["num_threshold"])
+            parts["left"].append(nodes["left"].astype(np.int64) + offset)
+            parts["right"].append(nodes["right"].astype(np.int64) + offset)
+            parts["is_leaf"].append(nodes["is_leaf"].astype(bool))
+            parts["missing_left"].append(nodes["missing_go_to_left"].astype(bool))
+            parts["value"].append(nodes["value"])
+            offset += len(nodes)
+        flat = {k: np.concatenate(v) for k, v in parts.items()}
+        return cls(**flat, roots=np.array(roots), baseline=float(np.ravel(model._baseline_prediction)[0]))
+
+    def article_score(self, X: np.ndarray) -> np.ndarray:
+        """P(article) for each row of a feature matrix (see :func:`feature_matrix`)."""
+        X = np.asarray(X, dtype=np.float64)
+        if not len(X):
+            return np.zeros(0)
+        rows = np.arange(len(X))[:, None]
+        pos = np.broadcast_to(self.roots, (len(X), len(self.roots))).copy()
+        for _ in range(self._depth):
+            x = X[rows, self.feature[pos]]
+            go_left = np.where(np.isnan(x), self.missing_left[pos], x <= self.threshold[pos])
+            pos = np.where(self.is_leaf[pos], pos, np.where(go_left, self.left[pos], self.right[pos]))
+        raw = self.baseline + self.value[pos].sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-raw))
+
+    def _max_depth(self) -> int:
+        depth, frontier = 0, self.roots[~self.is_leaf[self.roots]]
+        while len(frontier):
+            depth += 1
+            children = np.concatenate([self.left[frontier], self.right[frontier]])
+            frontier = children[~self.is_leaf[children]]
+        return depth + 1
+
+    def save(self, directory) -> str:
+        from pathlib import Path
+
+        np.savez_compressed(Path(directory) / self.FILE, feature=self.feature, threshold=self.threshold,
+                            left=self.left, right=self.right, is_leaf=self.is_leaf, missing_left=self.missing_left,
+                            value=self.value, roots=self.roots, baseline=np.array(self.baseline))
+        return self.FILE
+
+    @classmethod
+    def load(cls, directory) -> "ArticleDetector":
+        from pathlib import Path
+
+        with np.load(Path(directory) / cls.FILE, allow_pickle=False) as a:
+            arrays = {k: a[k] for k in a.files}
+        return cls(**{k: v for k, v in arrays.items() if k != "baseline"}, baseline=float(arrays["baseline"]))

@@ -1,11 +1,9 @@
-"""Model directories: pickle-free files, a manifest with the sha256 of every file, and load checks.
+"""Model directories: data-only files, a manifest with the sha256 of every file, and load checks.
 
-A model directory holds ``manifest.json``, the article detector as ``detector.skops`` (skops: scikit-learn
-objects without pickle) and the initiative model's own files (JSON + ``.npz``). Loading refuses a
-directory whose files do not match the manifest's hashes, whose label list differs from ours, that was
-written by another scikit-learn minor version, or that contains object types outside our allow-list,
-unless the caller passes ``trust=True`` (then it only warns). Nothing is unpickled, so an untrusted file
-cannot run code merely by being loaded.
+A model directory holds ``manifest.json`` and the models' own files: JSON and ``.npz`` arrays (loaded with
+``allow_pickle=False``), never pickles, so a file cannot run code by being loaded. Loading refuses a
+directory whose files are missing or do not match the manifest's hashes, whose label list differs from
+ours, or whose format version is not ours, unless the caller passes ``trust=True`` (then it only warns).
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import hashlib
 import json
 import os
 import warnings
-import zipfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -25,24 +22,7 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-#: Types beyond skops's defaults that our own artifacts contain.
-TRUSTED_TYPES = (
-    "sklearn._loss.link.Interval",
-    "sklearn._loss.link.LogitLink",
-    "sklearn._loss.link.MultinomialLogit",
-    "sklearn._loss.loss.HalfBinomialLoss",
-    "sklearn._loss.loss.HalfMultinomialLoss",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.utils._bunch.Bunch",
-    "builtins.frozenset",
-    "collections.defaultdict",
-    "numpy.dtype",
-    "numpy.float64",
-    "numpy.int64",
-    "numpy.ndarray",
-)
-TRACKED_LIBRARIES = ("klassify", "scikit-learn", "skops", "numpy", "kiwipiepy")
+TRACKED_LIBRARIES = ("klassify", "scikit-learn", "numpy", "scipy", "kiwipiepy")
 
 
 class ModelLoadError(RuntimeError):
@@ -83,23 +63,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def dump_skops(obj, path: Path) -> str:
-    """Write a scikit-learn object with skops (no pickle); returns the file name."""
-    import skops.io as sio
-
-    sio.dump(obj, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
-    return Path(path).name
-
-
-def load_skops(path: Path, *, trust: bool = False):
-    import skops.io as sio
-
-    untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
-    if untrusted and not trust:
-        raise ModelLoadError(f"{path} contains types klassify does not trust: {', '.join(untrusted)}")
-    return sio.load(path, trusted=list(TRUSTED_TYPES) + untrusted)
 
 
 def write_manifest(directory: str | os.PathLike, filenames, manifest: dict) -> Path:
@@ -149,8 +112,4 @@ def check_manifest(directory: Path, manifest: dict) -> list[str]:
             problems.append(f"{filename} is missing")
         elif sha256_file(path) != expected:
             problems.append(f"{filename} does not match its sha256 in the manifest (modified or corrupted)")
-    built = manifest.get("versions", {}).get("scikit-learn", "")
-    here = library_versions()["scikit-learn"]
-    if built.split(".")[:2] != here.split(".")[:2]:
-        problems.append(f"built with scikit-learn {built}, this environment has {here}")
     return problems

@@ -16,7 +16,8 @@ import numpy as np
 
 from pathlib import Path
 
-from .artifacts import ModelLoadError, dump_skops, load_skops, verify_model_dir, write_manifest
+from .article import ArticleDetector, feature_matrix
+from .artifacts import ModelLoadError, verify_model_dir, write_manifest
 from .labels import ARTICLE_LABELS, INITIATIVES, LABELS, NOT_ARTICLE
 from .reading import Page, PageReadError, read_page
 
@@ -45,7 +46,7 @@ class Classifier:
 
     def __init__(self, detector, initiative_model, *, article_threshold: float = 0.5,
                  secondary_threshold: float = 0.5, manifest: dict | None = None, path=None):
-        self.detector = detector  # a fitted scikit-learn classifier over article.page_features
+        self.detector = detector  # an article.ArticleDetector over article.page_features
         self.model = initiative_model
         self.article_threshold = article_threshold
         self.secondary_threshold = secondary_threshold
@@ -59,7 +60,7 @@ class Classifier:
         """Load a model directory (``None`` → the default model in ``models/``; a name → ``models/<name>``)."""
         manifest, directory = verify_model_dir(path, trust=trust)
         model_type = manifest.get("model_type")
-        detector = load_skops(directory / "detector.skops", trust=trust)
+        detector = ArticleDetector.load(directory)
         if model_type == "tfidf":
             from .tfidf import TfidfInitiativeModel
 
@@ -82,7 +83,7 @@ class Classifier:
         }
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
-        files = [dump_skops(self.detector, directory / "detector.skops"), *self.model.save(directory)]
+        files = [self.detector.save(directory), *self.model.save(directory)]
         self.path = write_manifest(directory, files, info)
         return self.path
 
@@ -115,9 +116,7 @@ class Classifier:
 
     def _joint_scores(self, pages: list[Page]):
         """→ (joint [N,7], article score [N], conditional initiative probabilities [N,6], analyses [N])."""
-        from .article import feature_matrix
-
-        article = self.detector.predict_proba(feature_matrix(pages))[:, 1] if pages else np.zeros(0)
+        article = self.detector.article_score(feature_matrix(pages))
         conditional = np.zeros((len(pages), len(ARTICLE_LABELS)))
         analyses = [None] * len(pages)
         todo = [i for i, p in enumerate(pages) if p.body]

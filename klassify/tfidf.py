@@ -12,7 +12,6 @@ import threading
 from functools import lru_cache
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from .labels import ARTICLE_LABELS
 
@@ -35,7 +34,7 @@ def shared_kiwi(num_workers: int = -1):
         return Kiwi(num_workers=num_workers, load_typo_dict=False, load_multi_dict=False)
 
 
-class KiwiMorphemes(BaseEstimator, TransformerMixin):
+class KiwiMorphemes:
     """Texts → space-joined ``form/TAG`` morphemes of the first ``max_chars`` characters.
 
     With ``mark_first_line`` the morphemes of the first line (the headline, see
@@ -52,9 +51,6 @@ class KiwiMorphemes(BaseEstimator, TransformerMixin):
         self.max_chars = max_chars
         self.num_workers = num_workers
         self.mark_first_line = mark_first_line
-
-    def fit(self, texts, y=None):
-        return self
 
     def transform(self, texts):
         return [" ".join(term for term, _ in tokens) for tokens in self.analyze(texts)]
@@ -74,32 +70,6 @@ class KiwiMorphemes(BaseEstimator, TransformerMixin):
             out.append([(f"{'T:' if tok.start < first_line_end else ''}{tok.form}/{tok.tag}", tok.start)
                         for tok in tokens if tok.tag in keep])
         return out
-
-
-def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, random_state: int = 0):
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import FeatureUnion, Pipeline
-    from sklearn.svm import LinearSVC
-
-    morphemes = Pipeline(
-        [
-            ("kiwi", KiwiMorphemes(max_chars=max_chars)),
-            ("tfidf", TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2), sublinear_tf=True,
-                                      min_df=2, max_features=30_000, dtype=np.float32)),
-        ]
-    )
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2, max_features=50_000,
-                            dtype=np.float32)
-    svm = LinearSVC(C=C, class_weight="balanced", random_state=random_state)
-    return Pipeline(
-        [
-            ("features", FeatureUnion([("morphemes", morphemes), ("chars", chars)])),
-            # ensemble=False: one SVM on all training data, calibrated on 5-fold out-of-fold scores
-            # (a fifth of the artifact size of keeping all five fold models).
-            ("classifier", CalibratedClassifierCV(svm, method="sigmoid", cv=5, ensemble=False)),
-        ]
-    )
 
 
 _SENTENCE_END = re.compile(r"(?<=[다요][.!?])\s+|(?<=[.!?][\"'”’])\s+|\n+")
@@ -132,7 +102,7 @@ def title_prefix(title: str | None, body: str) -> str:
 class TfidfInitiativeModel:
     """A fitted TF-IDF model in a compact, pickle-free form, plus what is needed to explain its answers.
 
-    Training uses the scikit-learn pipeline of :func:`build_pipeline`; :meth:`from_pipeline` keeps only
+    Training uses the scikit-learn pipeline of :func:`klassify.training.build_pipeline`; :meth:`from_pipeline` keeps only
     the two vocabularies, their idf weights, the SVM's weights and the per-class sigmoid calibrators, which
     :meth:`save` writes as JSON + ``.npz`` (no code is executed when loading them).
     """
@@ -159,12 +129,15 @@ class TfidfInitiativeModel:
     def from_pipeline(cls, pipeline) -> "TfidfInitiativeModel":
         union = pipeline.named_steps["features"]
         morph = union.transformer_list[0][1]
+        morph_tfidf, char_tfidf = morph.named_steps["tfidf"], union.transformer_list[1][1]
         calibrated = pipeline.named_steps["classifier"].calibrated_classifiers_
         if len(calibrated) != 1:
             raise ValueError("expected CalibratedClassifierCV(ensemble=False)")
         svm = calibrated[0].estimator
         return cls(
-            morph.named_steps["kiwi"], morph.named_steps["tfidf"], union.transformer_list[1][1],
+            KiwiMorphemes(**morph.named_steps["kiwi"].get_params()),
+            _vectorizer_from_state(_vectorizer_state(morph_tfidf), morph_tfidf.idf_),
+            _vectorizer_from_state(_vectorizer_state(char_tfidf), char_tfidf.idf_),
             svm.coef_, svm.intercept_,
             [c.a_ for c in calibrated[0].calibrators], [c.b_ for c in calibrated[0].calibrators],
             pipeline.classes_,
@@ -207,7 +180,7 @@ class TfidfInitiativeModel:
             return None
         offset = len(title_prefix(title, body))
         weights = self.coef[self.classes.index(label)]
-        vocabulary = self.morph_vectorizer.vocabulary_
+        vocabulary = self.morph_vectorizer.vocabulary
         spans = [(a, b) for a, b in sentence_spans(body) if b - a >= 10]
         scores = [0.0] * len(spans)
         k = 0
@@ -234,14 +207,13 @@ class TfidfInitiativeModel:
             "classes": self.classes,
             "morphemes": {"tags": list(self.morphemes.tags), "max_chars": self.morphemes.max_chars,
                           "mark_first_line": self.morphemes.mark_first_line},
-            "morph_vectorizer": _vectorizer_state(self.morph_vectorizer),
-            "char_vectorizer": _vectorizer_state(self.char_vectorizer),
+            "morph_vectorizer": self.morph_vectorizer.state(),
+            "char_vectorizer": self.char_vectorizer.state(),
         }
         (directory / self.FILES[0]).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         np.savez_compressed(
             directory / self.FILES[1], coef=self.coef, intercept=self.intercept, calib_a=self.calib_a,
-            calib_b=self.calib_b, morph_idf=self.morph_vectorizer.idf_.astype(np.float32),
-            char_idf=self.char_vectorizer.idf_.astype(np.float32),
+            calib_b=self.calib_b, morph_idf=self.morph_vectorizer.idf, char_idf=self.char_vectorizer.idf,
         )
         return list(self.FILES)
 
@@ -263,21 +235,88 @@ class TfidfInitiativeModel:
         )
 
 
-_VECTORIZER_PARAMS = ("analyzer", "ngram_range", "token_pattern", "lowercase", "sublinear_tf", "norm", "use_idf", "smooth_idf")
+_VECTORIZER_PARAMS = ("analyzer", "ngram_range", "lowercase", "sublinear_tf", "norm", "use_idf", "smooth_idf")
 
 
 def _vectorizer_state(vectorizer) -> dict:
     vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
-    params = {k: getattr(vectorizer, k) for k in _VECTORIZER_PARAMS}
-    return {"params": params, "vocabulary": vocabulary}
+    return {"params": {k: getattr(vectorizer, k) for k in _VECTORIZER_PARAMS}, "vocabulary": vocabulary}
 
 
-def _vectorizer_from_state(state: dict, idf: np.ndarray):
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def _vectorizer_from_state(state: dict, idf: np.ndarray) -> "SparseTfidf":
+    params = state["params"]
+    if params["norm"] != "l2" or not params["use_idf"] or params["analyzer"] not in ("char_wb", "word"):
+        raise ValueError(f"unsupported vectorizer settings {params}")
+    return SparseTfidf(state["vocabulary"], idf, analyzer=params["analyzer"], ngram_range=tuple(params["ngram_range"]),
+                       lowercase=params["lowercase"], sublinear_tf=params["sublinear_tf"])
 
-    params = dict(state["params"])
-    params["ngram_range"] = tuple(params["ngram_range"])
-    vectorizer = TfidfVectorizer(dtype=np.float32, **params)
-    vectorizer.vocabulary_ = {term: i for i, term in enumerate(state["vocabulary"])}
-    vectorizer.idf_ = idf.astype(np.float64)
-    return vectorizer
+
+class SparseTfidf:
+    """The ``transform`` of a fitted scikit-learn ``TfidfVectorizer`` (``char_wb`` n-grams, or whitespace
+    tokens and their n-grams), l2-normalised, with NumPy and SciPy only.
+
+    Prediction never imports scikit-learn: that saves ~130 MB of memory and ~1 s of start-up per run.
+    A test checks the output against scikit-learn's on real pages.
+    """
+
+    _WHITE_SPACES = re.compile(r"\s\s+")
+
+    def __init__(self, vocabulary, idf, *, analyzer: str, ngram_range, lowercase: bool, sublinear_tf: bool):
+        self.vocabulary = {term: i for i, term in enumerate(vocabulary)}
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.analyzer, self.ngram_range = analyzer, tuple(ngram_range)
+        self.lowercase, self.sublinear_tf = lowercase, sublinear_tf
+
+    def terms(self, text: str) -> list[str]:
+        if self.lowercase:
+            text = text.lower()
+        return self._char_wb(text) if self.analyzer == "char_wb" else self._word_ngrams(text.split())
+
+    def _char_wb(self, text: str) -> list[str]:
+        # scikit-learn's _char_wb_ngrams: n-grams inside each space-padded word
+        low, high = self.ngram_range
+        grams = []
+        for word in self._WHITE_SPACES.sub(" ", text).split():
+            word = f" {word} "
+            for n in range(low, high + 1):
+                grams.extend(word[i : i + n] for i in range(max(len(word) - n + 1, 1)))
+                if len(word) <= n:
+                    break
+        return grams
+
+    def _word_ngrams(self, tokens: list[str]) -> list[str]:
+        low, high = self.ngram_range
+        grams = list(tokens) if low == 1 else []
+        for n in range(max(low, 2), high + 1):
+            grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+        return grams
+
+    def state(self) -> dict:
+        params = {"analyzer": self.analyzer, "ngram_range": list(self.ngram_range), "lowercase": self.lowercase,
+                  "sublinear_tf": self.sublinear_tf, "norm": "l2", "use_idf": True, "smooth_idf": True}
+        return {"params": params, "vocabulary": sorted(self.vocabulary, key=self.vocabulary.get)}
+
+    def transform(self, texts):
+        from scipy.sparse import csr_matrix
+
+        indptr, indices, data = [0], [], []
+        vocabulary = self.vocabulary
+        for text in texts:
+            counts: dict[int, int] = {}
+            for term in self.terms(text):
+                j = vocabulary.get(term)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            indices.extend(counts)
+            data.extend(counts.values())
+            indptr.append(len(indices))
+        values = np.asarray(data, dtype=np.float64)
+        cols = np.asarray(indices, dtype=np.int64)
+        if self.sublinear_tf:
+            values = np.log(values) + 1.0
+        values *= self.idf[cols] if len(cols) else 1.0
+        matrix = csr_matrix((values, cols, np.asarray(indptr)), shape=(len(indptr) - 1, len(self.idf)))
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+        return matrix

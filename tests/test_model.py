@@ -13,7 +13,7 @@ def test_training_writes_model_report_and_manifest(tiny_model):
     path, clf, summary = tiny_model
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["labels"] == list(LABELS)
-    assert set(manifest["files"]) == {"detector.skops", "initiative.json", "initiative.npz"}
+    assert set(manifest["files"]) == {"detector.npz", "initiative.json", "initiative.npz"}
     assert manifest["training_counts"]["dev"]["reward"] == 4
     for name in ("metrics.json", "confusion.png", "misclassified.jsonl", "report.md"):
         assert (path / "report" / name).exists()
@@ -28,7 +28,8 @@ def test_training_is_deterministic(tiny_model, tmp_path):
 
 
 def test_compact_model_matches_the_sklearn_pipeline(written_rows):
-    from klassify.tfidf import TfidfInitiativeModel, build_pipeline
+    from klassify.tfidf import TfidfInitiativeModel
+    from klassify.training import build_pipeline
 
     articles = [r for r in written_rows if r["label"] != "not_article" and r["split"] == "train"][::4]
     texts, labels = [r["text"][:2000] for r in articles], [r["label"] for r in articles]
@@ -125,3 +126,40 @@ def test_shipped_model_manifest_reports_test_metrics():
     clf = Classifier.load()
     metrics = clf.manifest["metrics"]["test"]
     assert metrics["n"] >= 100 and 0 <= metrics["macro_f1"] <= 1
+
+
+def test_light_detector_matches_scikit_learn(written_rows):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from klassify.article import ArticleDetector, feature_matrix
+    from klassify.reading import read_page
+
+    pages = [read_page(r["text"]) for r in written_rows[::3]]
+    y = [r["label"] != "not_article" for r in written_rows[::3]]
+    X = feature_matrix(pages)
+    boosted = HistGradientBoostingClassifier(max_iter=50, max_leaf_nodes=15, random_state=0).fit(X[::2], y[::2])
+    light = ArticleDetector.from_sklearn(boosted)
+    assert np.allclose(light.article_score(X), boosted.predict_proba(X)[:, 1], atol=1e-12)
+
+
+def test_light_tfidf_matches_scikit_learn(written_rows):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from klassify.tfidf import _vectorizer_from_state, _vectorizer_state
+
+    texts = [r["text"] for r in written_rows[::5]]
+    for vectorizer in (TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2),
+                       TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2), sublinear_tf=True)):
+        vectorizer.fit(texts[::2])
+        light = _vectorizer_from_state(_vectorizer_state(vectorizer), vectorizer.idf_)
+        assert np.allclose(light.transform(texts).toarray(), vectorizer.transform(texts).toarray(), atol=1e-6)
+
+
+def test_prediction_does_not_import_scikit_learn(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, klassify; c = klassify.Classifier.load(); c.predict('시는 청렴 교육을 열었다고 밝혔다.'); "
+            "print(any(m == 'sklearn' or m.startswith('sklearn.') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
