@@ -197,6 +197,32 @@ def board_view(page: dict, titles: list[str], rng: random.Random) -> str:
     return "\n".join(top + ["", body_of(page), ""] + rows + ["1 2 3 4 5 다음"])
 
 
+def press_release(page: dict, titles: list[str], rng: random.Random) -> str:
+    """The article as a municipal 보도자료 post: □-bulleted paragraphs inside the board's post view."""
+    paragraphs = [p for p in body_of(page).split("\n") if p.strip()]
+    bulleted = {**page, "text": "\n\n".join(f"□ {p}" for p in paragraphs)}
+    return board_view(bulleted, titles, rng)
+
+
+def json_dump(rng: random.Random, articles: list[dict]) -> str:
+    """An API response listing articles (an API dump, not an article page)."""
+    items = [{"id": f"NW-{rng.randint(10000, 99999)}", "title": headline(a), "regDate": f"{rng.randint(2010, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+              "dept": rng.choice(["감사실", "홍보담당관", "총무과"]), "summary": " ".join(body_of(a).split())[: rng.randint(80, 400)]}
+             for a in rng.sample(articles, rng.randint(1, 5))]
+    payload = {"status": "OK", "code": 200, "page": 1, "total": rng.randint(10, 3000), "items": items}
+    return json.dumps(payload, ensure_ascii=False, indent=rng.choice([None, 2]))
+
+
+def rss_dump(rng: random.Random, articles: list[dict]) -> str:
+    """An RSS feed of article leads."""
+    items = "".join(
+        f"<item><title>{headline(a)}</title><link>https://news.example/{rng.randint(1000, 9999)}</link>"
+        f"<description>{' '.join(body_of(a).split())[: rng.randint(100, 300)]}</description>"
+        f"<pubDate>Mon, {rng.randint(1, 28):02d} Mar {rng.randint(2010, 2026)} 09:00:00 +0900</pubDate></item>\n"
+        for a in rng.sample(articles, rng.randint(2, 6)))
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>보도자료</title>\n{items}</channel></rss>'
+
+
 def lead_brief(page: dict) -> str | None:
     sentences = re.split(r"(?<=다\.)\s+", " ".join(body_of(page).split()))
     if len(sentences) < 4:
@@ -250,7 +276,7 @@ def augment(pages: list[dict]) -> list[dict]:
             "source": "augmented",
             "year": parent["year"] if parent else None,
             "style": kind,
-            "clutter": kind in ("clutter", "board_view"),
+            "clutter": kind in ("clutter", "board_view", "press_release"),
             "parent": parent["id"] if parent else None,
         })
 
@@ -259,6 +285,8 @@ def augment(pages: list[dict]) -> list[dict]:
             add(page, "clutter", wrap_in_clutter(page, titles, rng), page["label"], n)
         if rng.random() < 0.35:
             add(page, "board_view", board_view(page, titles, rng), page["label"], n)
+        elif rng.random() < 0.2:
+            add(page, "press_release", press_release(page, titles, rng), page["label"], n)
         brief = lead_brief(page)
         if brief and rng.random() < 0.5:
             add(page, "brief", brief, page["label"], n)
@@ -267,6 +295,8 @@ def augment(pages: list[dict]) -> list[dict]:
         add(None, "search", search_results(rng, articles, titles), NOT_ARTICLE, n)
         if n < 30:
             add(None, "gallery", gallery(rng, titles), NOT_ARTICLE, n)
+            add(None, "json", json_dump(rng, articles), NOT_ARTICLE, n)
+            add(None, "rss", rss_dump(rng, articles), NOT_ARTICLE, n)
     return out
 
 

@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from .lines import LineKind
+from .lines import HANGUL, LineKind
 from .reading import Page
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -43,15 +43,18 @@ FEATURE_NAMES: tuple[str, ...] = (
     "log_body_lines",
     "body_digit_share",
     "log_max_prose_line_chars",
+    "markup_char_share",
+    "question_answer_line_share",
 )
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _DATE = re.compile(r"(19|20)\d{2}\s*[-./년]\s*\d{1,2}")
 _NUMBER_START = re.compile(r"^\d{1,7}\s")
 _SENTENCE = re.compile(r"(다|요)[.!?]?[\"'”’)]*(\s|$)")
 _REPORT_VERBS = re.compile(r"밝혔다|말했다|전했다|설명했다|강조했다|했다|됐다|이다|예정이다|계획이다")
 _MENU_WORDS = re.compile(r"로그인|회원가입|검색|메뉴|바로가기|이전|다음|목록|전체보기|더보기|홈|사이트맵|닫기|처음|맨끝")
 _DIGIT = re.compile(r"\d")
+_MARKUP = re.compile(r'[{}\[\]<>=":]')
+_QA_LINE = re.compile(r"^(Q|A|Q\d+|질문|답변|문|답)\s*[.:)\]]|^\[?(Q|A)\]?\s")
 
 
 def page_features(page: Page) -> np.ndarray:
@@ -84,7 +87,7 @@ def page_features(page: Page) -> np.ndarray:
             sum(1 for i in nonblank if _NUMBER_START.match(lines[i])) / n,
             math.log1p(raw_chars / n),
             math.log1p(len(_SENTENCE.findall(body))),
-            len(_HANGUL.findall(body)) / max(len(body), 1),
+            len(HANGUL.findall(body)) / max(len(body), 1),
             len(body_prose) / max(len(body_lines), 1),
             float(any(q in body for q in "“\"")),
             math.log1p(min(sum(line.count("기자") for line in lines), 20)),
@@ -96,6 +99,8 @@ def page_features(page: Page) -> np.ndarray:
             math.log1p(len(body_lines)),
             len(_DIGIT.findall(body)) / max(len(body), 1),
             math.log1p(max((len(lines[i]) for i in body_prose), default=0)),
+            len(_MARKUP.findall(page.raw_text[:20000])) / max(min(raw_chars, 20000), 1),
+            sum(1 for i in nonblank if _QA_LINE.match(lines[i])) / n,
         ],
         dtype=np.float64,
     )
@@ -184,7 +189,8 @@ class ArticleDetector:
 
         np.savez_compressed(Path(directory) / self.FILE, feature=self.feature, threshold=self.threshold,
                             left=self.left, right=self.right, is_leaf=self.is_leaf, missing_left=self.missing_left,
-                            value=self.value, roots=self.roots, baseline=np.array(self.baseline))
+                            value=self.value, roots=self.roots, baseline=np.array(self.baseline),
+                            feature_names=np.array(FEATURE_NAMES))
         return self.FILE
 
     @classmethod
@@ -193,4 +199,10 @@ class ArticleDetector:
 
         with np.load(Path(directory) / cls.FILE, allow_pickle=False) as a:
             arrays = {k: a[k] for k in a.files}
+        names = tuple(str(n) for n in arrays.pop("feature_names", ()))
+        if names != FEATURE_NAMES:
+            from .artifacts import ModelLoadError
+
+            raise ModelLoadError(f"{directory}: the article detector was trained on other page features "
+                                 f"({len(names)} vs {len(FEATURE_NAMES)} now); retrain the model")
         return cls(**{k: v for k, v in arrays.items() if k != "baseline"}, baseline=float(arrays["baseline"]))

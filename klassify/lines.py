@@ -23,7 +23,7 @@ class LineKind(enum.Enum):
     TRANSLATION_NOTICE = "translation_notice"
 
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _LATIN = re.compile(r"[A-Za-z]")
 _SENTENCE_END = re.compile(r"(다|요|죠|음|함|임|까|니다|습니다)\s*[.!?…]*\s*[\"'”’)\]]*\s*$|[.!?][\"'”’)\]]*\s*$")
 _WEATHER = re.compile(r"(℃|°C|°|㎜|미세먼지|강수확률|습도\s*\d|풍속)|^(맑음|흐림|구름\S*|비|눈|소나기|황사)\s*\S{0,8}\s*-?\d")
@@ -34,7 +34,7 @@ _SHARE = re.compile(
     r"인쇄하기|글자\s*(크기|크게|작게)|가\s*가|프린트|이메일\s*보내기|좋아요|SNS"
 )
 _SECTION_END = re.compile(
-    r"무단\s*전재|재배포|저작권|copyright|all rights reserved|ⓒ|©|"
+    r"무단\s*(전재|복제|배포|도용)|재배포|저작권|copyright|all rights reserved|ⓒ|©|"
     r"많이\s*본\s*(기사|뉴스)|관련\s*(기사|뉴스)|최신\s*(기사|뉴스)|인기\s*(기사|뉴스)|주요\s*(기사|뉴스)|"
     r"실시간\s*(기사|뉴스|인기)|포토\s*뉴스|photo\s*news|이\s*기사를?\s*(추천|좋아요)|댓글\s*\d*\s*개|"
     r"댓글\s*(쓰기|작성|달기|보기)|뉴스\s*댓글|^댓글$|^기사\s*목록|^전체\s*기사|^다른\s*기사",
@@ -51,7 +51,8 @@ _IMAGE_FILE = re.compile(r"\.(jpe?g|png|gif|bmp|webp)\s*$", re.I)
 _TRANSLATION_NOTICE = re.compile(r"(번역|translat)", re.I)
 _ROW_START = re.compile(r"^(\d{1,7}|공지|NEW|new|\[공지\])\s+\S")
 _LIST_ITEM = re.compile(r"^\s*[▲△▶▷■□◆◇○●•·\-*※☞①-⑳]|^\s*\d{1,2}[.)]\s")
-_MENU = re.compile(r"^([^|·/>]{1,10}\s*[|·/>›]\s*){2,}[^|·/>]{0,10}$|^(로그인|회원가입|메뉴|검색|홈|HOME|사이트맵|전체메뉴)$", re.I)
+_MENU_WORD = re.compile(r"^(로그인|회원가입|메뉴|검색|홈|HOME|사이트맵|전체메뉴)$", re.I)
+_MENU_SEPARATOR = re.compile(r"\s*[|│ㅣ·/>›»▸☰\[\]]\s*|\s{2,}")
 _MANY_SEPARATORS = re.compile(r"(\s*[,|/·]\s*\S+){4,}")
 
 
@@ -73,7 +74,7 @@ def classify_line(line: str) -> LineKind:
         # Judge a giant line (minified page, 5 MB of text on one line) by its head and tail, so every
         # regular expression below runs on bounded input.
         line = line[: _LONG_LINE // 2] + "\n" + line[-_LONG_LINE // 2 :]
-    hangul = len(_HANGUL.findall(line))
+    hangul = len(HANGUL.findall(line))
     latin = len(_LATIN.findall(line))
     if latin >= 20 and latin > 3 * hangul:
         return LineKind.TRANSLATION_NOTICE if hangul and _TRANSLATION_NOTICE.search(line) else LineKind.ENGLISH
@@ -83,7 +84,7 @@ def classify_line(line: str) -> LineKind:
         return LineKind.BOILER
     if n < 80 and (_SHARE.search(line) or _BYLINE.search(line) or _IMAGE_FILE.search(line)):
         return LineKind.BOILER
-    if n < 80 and _MENU.match(line):
+    if n < 120 and is_menu(line):
         return LineKind.BOILER
     if n < 120 and _SECTION_END.search(line):
         return LineKind.SECTION_END
@@ -99,6 +100,29 @@ def classify_line(line: str) -> LineKind:
     if n < 40 and hangul == 0 and (_DATE.search(line) or _TIME.search(line)):
         return LineKind.BOILER
     return LineKind.TEXT
+
+
+def is_menu(line: str) -> bool:
+    """A navigation line: three or more short items between separators (|, │, ㅣ, ·, >, [..], wide gaps).
+
+    >>> is_menu("| 홈 | 양주소식 | 읍·면·동 | 교육·문화 |"), is_menu("[정치행정]  [경제]  [교육]"), is_menu("시는 3일 교육을 했다.")
+    (True, True, False)
+    >>> is_menu("크게 작게 위로 아래로 게시글 수정 내역 댓글로 가기"), is_menu("시, 청렴 교육 실시 올해 첫 교육")
+    (True, False)
+    """
+    if _MENU_WORD.match(line):
+        return True
+    items = [item for item in _MENU_SEPARATOR.split(line) if item]
+    if len(items) >= 3 and all(len(item) <= 8 for item in items) and not _SENTENCE_END.search(line):
+        return True
+    words = line.split()
+    return len(words) >= 3 and sum(w in _UI_WORDS for w in words) >= max(3, len(words) // 2)
+
+
+_UI_WORDS = frozenset(
+    "크게 작게 위로 아래로 인쇄 목록 이전 다음 수정 삭제 댓글 댓글로 공유 스크랩 글자 가기 게시글 내역 확대 축소 닫기 "
+    "보기 더보기 홈 검색 로그인 회원가입 글쓰기 답글 추천 신고 이전글 다음글 목록으로 프린트 메일 단축키".split()
+)
 
 
 def classify_lines(lines) -> tuple[LineKind, ...]:
@@ -149,7 +173,7 @@ def _prose_blocks(lines, kinds) -> list[tuple[int, int]]:
 
 
 def _line_gap_cost(line: str, kind: LineKind) -> float:
-    if kind is LineKind.TEXT and _LIST_ITEM.match(line) and len(_HANGUL.findall(line)) >= 8:
+    if kind is LineKind.TEXT and _LIST_ITEM.match(line) and len(HANGUL.findall(line)) >= 8:
         return 0.5  # ▲ captions and bullet items inside an article
     return _GAP_COST[kind]
 
@@ -177,4 +201,4 @@ def _keep_text_line(line: str, kind: LineKind) -> bool:
     if kind is not LineKind.TEXT:
         return True
     # Inside the block, keep captions, list items and sub-headings; drop bare menu words and symbols.
-    return len(_HANGUL.findall(line)) >= 4 or len(line) >= 20
+    return len(HANGUL.findall(line)) >= 4 or len(line) >= 20

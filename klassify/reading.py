@@ -170,7 +170,11 @@ def looks_like_html(text: str) -> bool:
 
 
 def guess_title(lines, kinds, kept) -> str | None:
-    """The headline: the first short non-boilerplate line shortly before the body, preferring a repeated one."""
+    """The headline among the short non-boilerplate lines shortly before the body.
+
+    A line that appears twice (sites print the headline twice) wins; otherwise a headline-shaped line
+    ("OO시, ..." with no sentence ending) closest to the body; sentences and source notes lose.
+    """
     if not kept:
         return None
     start = kept[0]
@@ -184,5 +188,18 @@ def guess_title(lines, kinds, kept) -> str | None:
     counts: dict[str, int] = {}
     for i in candidates:
         counts[lines[i]] = counts.get(lines[i], 0) + 1
-    repeated = [i for i in candidates if counts[lines[i]] > 1]
-    return lines[(repeated or candidates)[0]]
+
+    def score(i: int) -> tuple:
+        line = lines[i]
+        return (
+            counts[line] > 1,
+            bool(_HEADLINE_SHAPE.search(line)) and not _SOURCE_NOTE.search(line),
+            kinds[i] is not LineKind.PROSE,
+            -abs(start - i) if counts[line] == 1 else -i,
+        )
+
+    return lines[max(candidates, key=score)]
+
+
+_HEADLINE_SHAPE = re.compile(r"^[\[(]?[\w·]{2,12}[\])]?\s*[,…·]|[…'‘’\"“”]")
+_SOURCE_NOTE = re.compile(r"제공|원문|출처|기사입니다|보도자료$")
