@@ -343,7 +343,7 @@ def write_card_stats(pages, augmented, groups, pairs) -> None:
         f"{sum(l < 400 for l in articles)} under 400, {sum(l >= 2000 for l in articles)} of 2,000 or more.",
         f"- Article pages carrying scraped-page clutter: {sum(p['clutter'] for p in pages if p['label'] != NOT_ARTICLE)} "
         f"({sum(p['clutter'] for p in pages if p['label'] != NOT_ARTICLE) / len(articles):.0%}).",
-        f"- Styles: " + ", ".join(f"{k} {v}" for k, v in styles.most_common()) + ".",
+        "- Styles: " + ", ".join(f"{k} {v}" for k, v in styles.most_common()) + ".",
         f"- Pages with a secondary label: {sum(bool(p['secondary']) for p in pages)}.",
         f"- Near-duplicate check (character 5-gram shingle Jaccard ≥ 0.5, all {len(pages) * (len(pages) - 1) // 2:,} pairs): "
         f"{len(pairs)} pairs found ({len(pairs) / max(len(pages), 1):.2%} of pages), {cross} across splits.",

@@ -19,7 +19,7 @@ from pathlib import Path
 from .article import ArticleDetector, feature_matrix
 from .artifacts import ModelLoadError, verify_model_dir, write_manifest
 from .labels import ARTICLE_LABELS, INITIATIVES, LABELS, NOT_ARTICLE
-from .reading import Page, PageReadError, read_page
+from .reading import Page, read_page
 
 
 @dataclass
