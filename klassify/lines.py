@@ -43,10 +43,10 @@ _SECTION_END = re.compile(
 _BOILER = re.compile(
     r"로그인\s*(후|하|이)|회원\s*가입|비밀번호|아이디\s*찾기|구독\s*신청|기사\s*제보|광고\s*문의|"
     r"개인정보\s*처리\s*방침|이용\s*약관|청소년\s*보호\s*정책|사업자\s*등록\s*번호|등록\s*번호|발행인|편집인|"
-    r"^(이전|다음)\s*(글|기사|문서)|목록으로|맨\s*위로|TOP$|^태그|^#|^\[?(tag|tags)\]?",
+    r"^(prev|next)?\s*(이전|다음)\s*(글|기사|문서)|목록으로|맨\s*위로|TOP$|^태그|^#|^\[?(tag|tags)\]?",
     re.I,
 )
-_BYLINE = re.compile(r"기자\s*$|기자\s*[|ㅣ]|[\w.+-]+@[\w-]+\.[\w.]+|^(입력|수정|승인|등록|게재|기사\s*입력|최종\s*수정)\s*[:：]?\s*\d")
+_BYLINE = re.compile(r"기자\s*$|기자\s*[|ㅣ]|[\w.+-]+@[\w-]+\.[\w.]+|^(입력|수정|승인|등록|게재|기사\s*입력|최종\s*수정)\s*[:：]?\s*\d|^(조회|조회\s*수|추천|공감)\s*[:：]?\s*[\d,]+$")
 _IMAGE_FILE = re.compile(r"\.(jpe?g|png|gif|bmp|webp)\s*$", re.I)
 _TRANSLATION_NOTICE = re.compile(r"(번역|translat)", re.I)
 _ROW_START = re.compile(r"^(\d{1,7}|공지|NEW|new|\[공지\])\s+\S")
