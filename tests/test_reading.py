@@ -65,7 +65,7 @@ def test_english_translation_and_teasers_are_dropped():
         "남해군, 친절공무원 5명 선발",
         "남해군은 상반기 친절공무원 5명을 선발해 표창했다고 2일 밝혔다. 군민 추천과 전화 친절도 조사 결과를 반영했다.",
         "군 관계자는 “친절한 행정을 이어가겠다”고 말했다.",
-        "*아래는 위 기사를 '구글 번역'으로 번역한 영문 기사의 [전문]입니다.",
+        "※ 다음은 본문을 구글 자동 번역기로 옮긴 영문판입니다.",
         "Namhae County selected five kind public officials and awarded them on the 2nd.",
         "The county reflected residents' recommendations and phone kindness survey results.",
         "많이 본 기사",
