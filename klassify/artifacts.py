@@ -16,11 +16,11 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from .data import REPO_ROOT
 from .labels import LABELS
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 TRACKED_LIBRARIES = ("klassify", "scikit-learn", "numpy", "scipy", "kiwipiepy")
 

@@ -94,14 +94,13 @@ class Classifier:
 
         Raises :class:`~klassify.reading.PageReadError` if a page cannot be read as text.
         """
-        single = isinstance(inputs, (str, bytes, bytearray))
-        pages = [read_page(x) for x in ([inputs] if single else inputs)]
-        predictions = self.predict_pages(pages, batch_size=batch_size, show_progress_bar=show_progress_bar)
+        single = _is_single(inputs)
+        predictions = self.predict_pages(_read_all(inputs), batch_size=batch_size, show_progress_bar=show_progress_bar)
         return predictions[0] if single else predictions
 
     def predict_proba(self, inputs, batch_size: int = 32) -> np.ndarray:
         """Joint probabilities ``[N, 7]`` in :attr:`labels` order."""
-        pages = [read_page(x) for x in ([inputs] if isinstance(inputs, (str, bytes)) else inputs)]
+        pages = _read_all(inputs)
         return np.vstack([self._joint_scores(batch)[0] for batch in _batches(pages, batch_size)] or [np.zeros((0, 7))])
 
     def predict_pages(self, pages: list[Page], batch_size: int = 32, show_progress_bar: bool = False) -> list[Prediction]:
@@ -150,6 +149,15 @@ class Classifier:
                 title=page.title,
             ))
         return out
+
+
+def _is_single(inputs) -> bool:
+    return isinstance(inputs, (str, bytes, bytearray))
+
+
+def _read_all(inputs) -> list[Page]:
+    """One page (str/bytes) or an iterable of pages → read :class:`Page` objects."""
+    return [read_page(x) for x in ([inputs] if _is_single(inputs) else inputs)]
 
 
 def _batches(items, size: int):

@@ -6,9 +6,9 @@ import os
 import re
 from pathlib import Path
 
+from .data import REPO_ROOT
 from .labels import LABELS
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_seeds_dir() -> Path:

@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .article import ArticleDetector
+from .artifacts import models_dir
 from .data import read_labeled, sample_news
 from .evaluation import classification_metrics, evaluate, format_metrics, write_report
 from .labels import ARTICLE_LABELS, INITIATIVES, NOT_ARTICLE
@@ -116,7 +117,7 @@ def train(args: TrainingArguments) -> tuple[Classifier, dict]:
     test_metrics, test_predictions = evaluate(clf, split["test"])
     log(args, "test split:\n" + format_metrics(test_metrics))
     seeds = seed_results(clf, args.seeds_dir)
-    out = Path(args.out) if args.out else Path(__file__).resolve().parent.parent / "models" / args.model
+    out = Path(args.out) if args.out else models_dir() / args.model
     summary = {
         "training_args": {k: v for k, v in asdict(args).items() if k not in ("quiet",)},
         "training_counts": count_labels(train_rows, split),
