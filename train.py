@@ -2,6 +2,7 @@
 """Train a klassify model: fit on train, select on dev, report on test.
 
     python train.py --model tfidf [--data data/labeled] [--out models/tfidf] [--seed 0]
+    python train.py --model bert [--base-model e5-small-ko] [--layers 4] [--epochs 6]
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from klassify.training import TrainingArguments, train
+from klassify.training import MODELS, TrainingArguments, train
 
 
 def parse_args(argv=None) -> TrainingArguments:
     defaults = TrainingArguments()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default=defaults.model, choices=["tfidf"], help="which model to train")
+    p.add_argument("--model", default=defaults.model, choices=list(MODELS), help="which model to train")
     p.add_argument("--data", default=None, help="labeled JSONL file or directory (default: data/labeled)")
     p.add_argument("--out", default=None, help="model directory to write (default: models/<model>)")
     p.add_argument("--seed", type=int, default=defaults.seed)
@@ -28,6 +29,26 @@ def parse_args(argv=None) -> TrainingArguments:
                    help="characters of each text analysed by kiwi (speed/accuracy trade-off)")
     p.add_argument("--no-augmented", action="store_true", help="ignore augmented training rows")
     p.add_argument("--seeds-dir", default=None, help="seed pages to report on (default: ../shared/seeds)")
+    bert = p.add_argument_group("--model bert")
+    bert.add_argument("--base-model", default=defaults.base_model,
+                      help="e5-small-ko (built in, offline), a Hugging Face hub id, or a local transformers directory")
+    bert.add_argument("--layers", type=int, default=defaults.layers, help="keep and fine-tune the first N layers")
+    bert.add_argument("--window", type=int, default=defaults.window, help="tokens per window (incl. <s>, </s>)")
+    bert.add_argument("--overlap", type=int, default=defaults.overlap, help="tokens shared by consecutive windows")
+    bert.add_argument("--max-windows", type=_optional_int, default=defaults.max_windows,
+                      help="windows read per page when predicting ('all' for every window)")
+    bert.add_argument("--train-windows", type=_optional_int, default=defaults.train_windows,
+                      help="windows per page while training ('all' for every window)")
+    bert.add_argument("--epochs", type=int, default=defaults.epochs)
+    bert.add_argument("--patience", type=int, default=defaults.patience, help="early stopping on dev macro-F1")
+    bert.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    bert.add_argument("--batch-size", type=int, default=defaults.batch_size, help="pages per training step")
+    bert.add_argument("--lora-rank", type=int, default=defaults.lora_rank)
+    bert.add_argument("--backend", choices=["onnx", "torch"], default=defaults.backend,
+                      help="how the saved model runs by default: int8 ONNX Runtime or fp32 torch")
+    bert.add_argument("--vocab-news", type=int, default=defaults.vocab_news,
+                      help="real news articles (from ../shared, if present) whose pieces the pruned vocabulary keeps")
+    bert.add_argument("--max-train-pages", type=int, default=None, help="use only the first N training pages (smoke runs)")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     return TrainingArguments(
@@ -35,7 +56,15 @@ def parse_args(argv=None) -> TrainingArguments:
         news_as_other=a.news_as_other,
         c_grid=tuple(float(c) for c in a.c_grid.split(",")), morpheme_chars=a.morpheme_chars,
         include_augmented=not a.no_augmented, seeds_dir=a.seeds_dir, quiet=a.quiet,
+        base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
+        train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,
+        batch_size=a.batch_size, lora_rank=a.lora_rank, backend=a.backend, vocab_news=a.vocab_news,
+        max_train_pages=a.max_train_pages,
     )
+
+
+def _optional_int(value: str):
+    return None if value.lower() in ("all", "none") else int(value)
 
 
 def main(argv=None) -> int:

@@ -56,8 +56,11 @@ class Classifier:
     # --- persistence -------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path=None, *, trust: bool = False) -> "Classifier":
-        """Load a model directory (``None`` → the default model in ``models/``; a name → ``models/<name>``)."""
+    def load(cls, path=None, *, trust: bool = False, backend: str | None = None) -> "Classifier":
+        """Load a model directory (``None`` → the default model in ``models/``; a name → ``models/<name>``).
+
+        ``backend`` overrides how an encoder model runs: ``"onnx"`` (int8) or ``"torch"`` (fp32).
+        """
         manifest, directory = verify_model_dir(path, trust=trust)
         model_type = manifest.get("model_type")
         detector = ArticleDetector.load(directory)
@@ -65,6 +68,10 @@ class Classifier:
             from .tfidf import TfidfInitiativeModel
 
             model = TfidfInitiativeModel.load(directory)
+        elif model_type == "bert":
+            from .bert import BertInitiativeModel
+
+            model = BertInitiativeModel.load(directory, backend=backend)
         else:
             raise ModelLoadError(f"{directory}: unknown model type {model_type!r}")
         thresholds = manifest.get("thresholds", {})

@@ -63,6 +63,9 @@ def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, random_state: int =
 
 
 
+MODELS = ("tfidf", "bert")
+
+
 @dataclass
 class TrainingArguments:
     """Everything that decides a training run (stored in the model's manifest)."""
@@ -78,6 +81,21 @@ class TrainingArguments:
     morpheme_chars: int = 1500  # kiwi reads this many characters of each text
     include_augmented: bool = True
     seeds_dir: str | None = None  # real seed pages to report on (skipped when absent)
+    # --model bert
+    base_model: str = "e5-small-ko"  # built-in offline base, a hub id or a local transformers directory
+    layers: int = 4  # first N layers of the base are kept and fine-tuned
+    window: int = 256
+    overlap: int = 32
+    max_windows: int | None = 8  # windows read per page at prediction time (None = all)
+    train_windows: int | None = 2  # windows per page while training (bounds training time)
+    epochs: int = 6
+    patience: int = 2
+    learning_rate: float = 1e-3
+    batch_size: int = 16
+    lora_rank: int = 16
+    backend: str = "onnx"  # prediction backend stored with the model: onnx (int8) or torch
+    vocab_news: int = 20_000  # real news articles whose pieces are kept when pruning the vocabulary
+    max_train_pages: int | None = None  # for tiny runs (tests)
     quiet: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -88,8 +106,8 @@ def log(args: TrainingArguments, *parts) -> None:
 
 
 def train(args: TrainingArguments) -> tuple[Classifier, dict]:
-    if args.model != "tfidf":
-        raise ValueError(f"unknown model {args.model!r}; available: tfidf")
+    if args.model not in MODELS:
+        raise ValueError(f"unknown model {args.model!r}; available: {', '.join(MODELS)}")
     started = time.time()
     rows = read_labeled(args.data, include_augmented=args.include_augmented)
     split = {name: [r for r in rows if r["split"] == name] for name in ("train", "dev", "test")}
@@ -108,8 +126,15 @@ def train(args: TrainingArguments) -> tuple[Classifier, dict]:
     # 002), while a model trained without it still called 96% of held-out news `other`: by default the
     # news only teaches the detector what real articles look like.
     n_initiative = len(train_rows) if args.news_as_other else len(split["train"])
-    model, selection = fit_initiative_model(args, train_rows[:n_initiative], train_pages[:n_initiative],
-                                            split["dev"], dev_pages, detector, article_threshold)
+    if args.model == "bert":
+        from .bert_training import fit_bert_model
+
+        vocab_texts = [r["text"] for r in sample_news(args.vocab_news, seed=args.seed, path=args.news_path)]
+        model, selection = fit_bert_model(args, train_rows[:n_initiative], train_pages[:n_initiative], split["dev"],
+                                          dev_pages, detector, article_threshold, vocab_texts, lambda m: log(args, m))
+    else:
+        model, selection = fit_initiative_model(args, train_rows[:n_initiative], train_pages[:n_initiative],
+                                                split["dev"], dev_pages, detector, article_threshold)
     clf = Classifier(detector, model, article_threshold=article_threshold)
     clf.secondary_threshold = choose_secondary_threshold(clf, split["dev"], dev_pages)
 

@@ -1,0 +1,406 @@
+"""The fine-tuned encoder as an initiative model: windows over the page, mean pooling, a linear head.
+
+What the model reads: the page title (unless the body starts with it) and the body, tokenised once and cut
+into windows of ``window`` tokens that overlap by ``overlap`` tokens. Each window is encoded on its own;
+a page's vector is the mean of all its token states across windows (each window's tokens weighted
+equally), so a long body is read in pieces, never rejected: ``max_windows`` (stored with the model,
+chosen on dev for accuracy and speed; ``None`` reads everything) bounds how many windows are read, and
+each page's analysis records how many tokens were read of how many. The head is linear over that mean, so each token's share of a label's logit is exact,
+and the evidence sentence is the body sentence whose tokens push hardest towards the label.
+
+The model directory stores no base weights: only the LoRA adapter and head (``bert_adapter.safetensors``),
+the kept vocabulary ids and the settings (``bert.json``). Loading rebuilds the base (``klassify.base_models``),
+prunes it, keeps the first ``layers`` layers and merges the adapter; the resulting encoder runs in torch or,
+when ``onnxruntime`` is installed, as a dynamically int8-quantised ONNX graph cached under the user's
+cache directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .labels import ARTICLE_LABELS
+from .tfidf import sentence_spans, title_prefix
+
+LORA_TARGETS = ["query", "key", "value", "dense"]
+
+
+@dataclass
+class EncoderSettings:
+    """How the encoder is built and how it reads a page (stored in ``bert.json``)."""
+
+    base_model: str = "e5-small-ko"
+    layers: int = 4  # keep the first N transformer layers of the base
+    window: int = 256  # tokens per window, including <s> and </s>
+    overlap: int = 32
+    max_windows: int | None = 8  # None → every window
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    backend: str = "onnx"  # "onnx" (int8, needs onnxruntime) or "torch" (fp32)
+
+
+# --- text → windows -----------------------------------------------------------------------------
+
+
+@dataclass
+class Tokenised:
+    ids: list[int]  # content ids, no specials
+    offsets: list[tuple[int, int]]  # character span of each id in the model text
+
+
+def window_starts(n_tokens: int, content: int, overlap: int, max_windows: int | None) -> list[int]:
+    """Start offsets of windows of ``content`` tokens that cover ``n_tokens`` with ``overlap``.
+
+    >>> window_starts(10, 4, 1, None)
+    [0, 3, 6]
+    >>> window_starts(10, 4, 1, 2), window_starts(0, 4, 1, None)
+    ([0, 3], [0])
+    """
+    step = max(content - overlap, 1)
+    starts = [0]
+    while starts[-1] + content < n_tokens:
+        starts.append(starts[-1] + step)
+    return starts if max_windows is None else starts[:max_windows]
+
+
+def make_windows(tokenised: list[Tokenised], settings: EncoderSettings, *, bos: int = 0, eos: int = 2,
+                 max_windows: int | None = -1):
+    """→ list of (doc index, content start, ids with specials); ``max_windows=-1`` uses the settings'."""
+    limit = settings.max_windows if max_windows == -1 else max_windows
+    content = settings.window - 2
+    windows = []
+    for doc, t in enumerate(tokenised):
+        for start in window_starts(len(t.ids), content, settings.overlap, limit):
+            windows.append((doc, start, [bos, *t.ids[start : start + content], eos]))
+    return windows
+
+
+def pad_batch(sequences: list[list[int]], pad: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    width = max(len(s) for s in sequences)
+    ids = np.full((len(sequences), width), pad, dtype=np.int64)
+    mask = np.zeros((len(sequences), width), dtype=np.int64)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = seq
+        mask[row, : len(seq)] = 1
+    return ids, mask
+
+
+# --- encoders (token states) ------------------------------------------------------------------
+
+
+class TorchEncoder:
+    """fp32 torch encoder: ``(ids, mask) → token states [B, L, H]``."""
+
+    name = "torch"
+
+    def __init__(self, bert):
+        self.bert = bert.eval()
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            out = self.bert(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+        return out.last_hidden_state.numpy()
+
+
+class OnnxEncoder:
+    """The same encoder as an int8 ONNX Runtime session."""
+
+    name = "onnx"
+
+    def __init__(self, path: Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+class BertInitiativeModel:
+    """Encoder + linear head over the mean of token states; 6 article labels."""
+
+    kind = "bert"
+    FILES = ("bert.json", "bert.npz", "bert_adapter.safetensors")
+    labels = list(ARTICLE_LABELS)
+
+    def __init__(self, tokenizer, encoder, head_weight: np.ndarray, head_bias: np.ndarray, settings: EncoderSettings,
+                 kept_ids: np.ndarray, *, adapter_state: dict | None = None, batch_size: int = 32):
+        self.tokenizer = tokenizer  # tokenizers.Tokenizer over the pruned vocabulary
+        self.encoder = encoder
+        self.head_weight = np.asarray(head_weight, dtype=np.float32)  # [6, H]
+        self.head_bias = np.asarray(head_bias, dtype=np.float32)
+        self.settings = settings
+        self.kept_ids = np.asarray(kept_ids, dtype=np.int64)
+        self.adapter_state = adapter_state  # tensors saved with the model (LoRA + head)
+        self.batch_size = batch_size
+
+    model_text = staticmethod(lambda title, body: title_prefix(title, body) + body)
+
+    def tokenise(self, texts) -> list[Tokenised]:
+        return [Tokenised(e.ids, e.offsets) for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    def token_states(self, tokenised: list[Tokenised], max_windows: int | None = -1):
+        """→ per document: (content token ids positions, states [n, H]) for every token read (overlaps averaged)."""
+        windows = make_windows(tokenised, self.settings, max_windows=max_windows)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i][2]))
+        per_doc = [[] for _ in tokenised]
+        for start in range(0, len(order), self.batch_size):
+            chunk = [windows[i] for i in order[start : start + self.batch_size]]
+            ids, mask = pad_batch([w[2] for w in chunk])
+            states = self.encoder(ids, mask)
+            for (doc, first, seq), state in zip(chunk, states):
+                per_doc[doc].append((first, state[: len(seq)]))
+        return per_doc
+
+    def predict_proba(self, texts, *, return_analyses: bool = False, max_windows: int | None = -1):
+        """Probabilities ``[N, 6]`` in :data:`ARTICLE_LABELS` order (analyses: token contributions, for evidence)."""
+        texts = list(texts)
+        if not texts:
+            empty = np.zeros((0, len(self.labels)))
+            return (empty, []) if return_analyses else empty
+        tokenised = self.tokenise(texts)
+        per_doc = self.token_states(tokenised, max_windows=max_windows)
+        pooled = np.stack([pool_windows(windows) for windows in per_doc])
+        logits = pooled @ self.head_weight.T + self.head_bias
+        proba = _softmax(logits)
+        if not return_analyses:
+            return proba
+        analyses = [TokenAnalysis(t, windows, self.head_weight) for t, windows in zip(tokenised, per_doc)]
+        return proba, analyses
+
+    def evidence(self, title: str | None, body: str, analysis, label: str) -> str | None:
+        """The body sentence (≥ 10 chars) whose tokens add most to ``label``'s logit over the other labels'."""
+        if label not in self.labels or analysis is None:
+            return None
+        contributions = analysis.contributions(self.labels.index(label))
+        offset = len(title_prefix(title, body))
+        spans = [(a, b) for a, b in sentence_spans(body) if b - a >= 10]
+        if not spans:
+            return None
+        scores = np.zeros(len(spans))
+        k = 0
+        for (start, _end), value in zip(analysis.offsets, contributions):
+            start -= offset
+            while k < len(spans) and spans[k][1] <= start:
+                k += 1
+            if k == len(spans):
+                break
+            if start >= spans[k][0]:
+                scores[k] += value
+        if scores.max() <= 0:
+            return None
+        a, b = spans[int(np.argmax(scores))]
+        return body[a:b]
+
+    # --- persistence ----------------------------------------------------------------------------
+
+    def save(self, directory) -> list[str]:
+        from safetensors.numpy import save_file
+
+        directory = Path(directory)
+        (directory / self.FILES[0]).write_text(
+            json.dumps({"settings": asdict(self.settings), "labels": self.labels}, indent=2) + "\n", encoding="utf-8")
+        np.savez_compressed(directory / self.FILES[1], kept_ids=self.kept_ids.astype(np.int32),
+                            head_weight=self.head_weight, head_bias=self.head_bias)
+        save_file({k: np.ascontiguousarray(v) for k, v in sorted(self.adapter_state.items())}, str(directory / self.FILES[2]))
+        return list(self.FILES)
+
+    @classmethod
+    def load(cls, directory, *, backend: str | None = None) -> "BertInitiativeModel":
+        from safetensors.numpy import load_file
+
+        directory = Path(directory)
+        meta = json.loads((directory / cls.FILES[0]).read_text(encoding="utf-8"))
+        settings = EncoderSettings(**meta["settings"])
+        if backend:
+            settings.backend = backend
+        with np.load(directory / cls.FILES[1], allow_pickle=False) as arrays:
+            kept_ids, head_weight, head_bias = arrays["kept_ids"], arrays["head_weight"], arrays["head_bias"]
+        adapter = load_file(str(directory / cls.FILES[2]))
+        tokenizer = build_tokenizer(settings.base_model, kept_ids)
+        bert = build_encoder(settings, kept_ids, adapter)
+        encoder = TorchEncoder(bert)
+        if settings.backend == "onnx":
+            encoder = onnx_encoder(bert, _fingerprint(directory)) or encoder
+        return cls(tokenizer, encoder, head_weight, head_bias, settings, kept_ids, adapter_state=adapter)
+
+
+class TokenAnalysis:
+    """Token states of one page, kept only as their projection on the head (for evidence)."""
+
+    def __init__(self, tokenised: Tokenised, windows, head_weight: np.ndarray):
+        n_read = 0
+        sums = np.zeros((len(tokenised.ids), head_weight.shape[0]), dtype=np.float32)
+        counts = np.zeros(len(tokenised.ids), dtype=np.float32)
+        total_tokens = sum(len(state) for _first, state in windows)
+        for first, state in windows:
+            content = state[1:-1]  # drop <s> and </s>
+            projected = content @ head_weight.T
+            sums[first : first + len(content)] += projected
+            counts[first : first + len(content)] += 1
+            n_read = max(n_read, first + len(content))
+        read = counts > 0
+        self.per_token = np.where(read[:, None], sums / np.maximum(counts, 1)[:, None], 0.0)[:n_read] / max(total_tokens, 1)
+        self.offsets = tokenised.offsets[:n_read]
+        self.tokens_read, self.tokens_total = n_read, len(tokenised.ids)
+
+    def contributions(self, label_index: int) -> np.ndarray:
+        """Each token's share of the label's logit minus its mean share of the other labels' logits."""
+        others = np.delete(self.per_token, label_index, axis=1).mean(axis=1)
+        return self.per_token[:, label_index] - others
+
+
+def pool_windows(windows) -> np.ndarray:
+    """Mean of every token state of every window (incl. <s>/</s>): the document's mean pooling, window by window."""
+    total = sum(state.sum(axis=0) for _first, state in windows)
+    return total / sum(len(state) for _first, state in windows)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# --- building the encoder ------------------------------------------------------------------------
+
+
+def build_tokenizer(base_model: str, kept_ids=None):
+    """``tokenizers.Tokenizer`` of the base, pruned to ``kept_ids`` when given."""
+    from tokenizers import Tokenizer
+
+    from .base_models import resolve_base_model
+    from .vocabulary import pruned_tokenizer_json
+
+    path = Path(resolve_base_model(base_model))
+    text = (path / "tokenizer.json").read_text(encoding="utf-8")
+    if kept_ids is not None:
+        text = pruned_tokenizer_json(text, kept_ids)
+    tokenizer = Tokenizer.from_str(text)
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def load_base_bert(base_model: str, layers: int, kept_ids=None):
+    """The base ``BertModel`` with its first ``layers`` layers and, if given, only the ``kept_ids`` embedding rows."""
+    import torch
+    from transformers import BertModel
+
+    from .base_models import resolve_base_model
+
+    bert = BertModel.from_pretrained(resolve_base_model(base_model), add_pooling_layer=False)
+    bert.encoder.layer = bert.encoder.layer[:layers]
+    bert.config.num_hidden_layers = layers
+    if kept_ids is not None:
+        old = bert.embeddings.word_embeddings.weight.data
+        new = torch.nn.Embedding(len(kept_ids), old.shape[1], padding_idx=1)
+        new.weight.data = old[torch.as_tensor(np.asarray(kept_ids), dtype=torch.long)].clone()
+        bert.embeddings.word_embeddings = new
+        bert.config.vocab_size = len(kept_ids)
+    return bert
+
+
+class EncoderWithHead:
+    """Factory for the trainable module: BertModel + linear head, LoRA adapters injected by peft."""
+
+    @staticmethod
+    def make(bert, n_labels: int, settings: EncoderSettings):
+        import torch
+        from peft import LoraConfig, get_peft_model
+
+        class Module(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = bert
+                self.head = torch.nn.Linear(bert.config.hidden_size, n_labels)
+
+            def forward(self, input_ids, attention_mask):
+                return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+        config = LoraConfig(r=settings.lora_rank, lora_alpha=settings.lora_alpha, lora_dropout=0.1,
+                            target_modules=LORA_TARGETS, modules_to_save=["head"])
+        return get_peft_model(Module(), config)
+
+
+def build_encoder(settings: EncoderSettings, kept_ids, adapter_state: dict):
+    """Rebuild the fine-tuned encoder: base → prune → first layers → LoRA merged in."""
+    import torch
+    from peft import set_peft_model_state_dict
+
+    bert = load_base_bert(settings.base_model, settings.layers, kept_ids)
+    n_labels = len(ARTICLE_LABELS)
+    peft_model = EncoderWithHead.make(bert, n_labels, settings)
+    result = set_peft_model_state_dict(peft_model, {k: torch.from_numpy(np.array(v)) for k, v in adapter_state.items()})
+    missing = [k for k in getattr(result, "unexpected_keys", []) if "lora" in k]
+    if missing:
+        raise ValueError(f"adapter tensors that fit no module: {missing[:3]}")
+    merged = peft_model.merge_and_unload()
+    return merged.encoder.eval()
+
+
+def _fingerprint(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for name in BertInitiativeModel.FILES:
+        digest.update((directory / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def onnx_encoder(bert, fingerprint: str):
+    """An int8 ONNX Runtime encoder for ``bert``, exported once and cached; ``None`` if onnxruntime is missing."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    from .base_models import cache_dir
+
+    path = cache_dir() / "onnx" / f"bert-{fingerprint}-int8.onnx"
+    if not path.exists():
+        export_int8_onnx(bert, path)
+    return OnnxEncoder(path)
+
+
+def export_int8_onnx(bert, path: Path) -> Path:
+    import os
+
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fp32 = path.with_name(path.stem + f".fp32.{os.getpid()}.onnx")
+    ids = torch.ones((2, 16), dtype=torch.long)
+    mask = torch.ones((2, 16), dtype=torch.long)
+
+    class StatesOnly(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    torch.onnx.export(
+        StatesOnly(bert.eval()), (ids, mask), str(fp32), input_names=["input_ids", "attention_mask"],
+        output_names=["states"], dynamic_axes={"input_ids": {0: "batch", 1: "length"},
+                                               "attention_mask": {0: "batch", 1: "length"},
+                                               "states": {0: "batch", 1: "length"}},
+        opset_version=17, dynamo=False,
+    )
+    tmp = path.with_name(path.stem + f".{os.getpid()}.onnx")
+    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+    fp32.unlink()
+    os.replace(tmp, path)
+    return path

