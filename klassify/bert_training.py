@@ -16,7 +16,7 @@ from .bert import BertInitiativeModel, EncoderSettings, EncoderWithHead, TorchEn
 from .evaluation import classification_metrics
 from .labels import ARTICLE_LABELS, NOT_ARTICLE
 from .modeling import Classifier
-from .vocabulary import pruned_tokenizer_json, used_piece_ids
+from .vocabulary import is_prunable, pruned_tokenizer_json, used_piece_ids
 
 
 def settings_from_args(args) -> EncoderSettings:
@@ -30,11 +30,23 @@ def prune(settings: EncoderSettings, texts) -> tuple[np.ndarray, object]:
     from tokenizers import Tokenizer
 
     full = build_tokenizer(settings.base_model)
-    kept = used_piece_ids(full, texts)
-    pruned = Tokenizer.from_str(pruned_tokenizer_json(full.to_str(), kept))
-    pruned.no_padding()
-    pruned.no_truncation()
-    return kept, pruned
+    if is_prunable(full.to_str()):
+        kept = used_piece_ids(full, texts)
+        tokenizer = Tokenizer.from_str(pruned_tokenizer_json(full.to_str(), kept))
+    else:
+        kept, tokenizer = np.arange(full.get_vocab_size(with_added_tokens=True)), full
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    settings.bos_id, settings.eos_id, settings.pad_id = (_token_id(tokenizer, names) for names in (
+        ("<s>", "[CLS]"), ("</s>", "[SEP]"), ("<pad>", "[PAD]")))
+    return kept, tokenizer
+
+
+def _token_id(tokenizer, names) -> int:
+    for name in names:
+        if tokenizer.token_to_id(name) is not None:
+            return tokenizer.token_to_id(name)
+    raise ValueError(f"the tokenizer has none of {names}")
 
 
 def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector, article_threshold, vocab_texts, log):
@@ -99,8 +111,43 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
             if stale >= args.patience:
                 log(f"  early stop: no dev gain for {args.patience} epochs")
                 break
-    return best["model"], {"best_epoch": best["epoch"], "dev_macro_f1": best["macro_f1"], "history": history,
-                           "kept_pieces": int(len(kept_ids)), "settings": settings.__dict__}
+    model = best["model"]
+    reading = choose_reading(model, detector, article_threshold, dev_rows, dev_pages)
+    log(f"  reading chosen on dev: {reading['chosen']}")
+    return model, {"best_epoch": best["epoch"], "dev_macro_f1": best["macro_f1"], "history": history,
+                   "kept_pieces": int(len(kept_ids)), "reading": reading, "settings": dict(model.settings.__dict__)}
+
+
+def choose_reading(model: BertInitiativeModel, detector, article_threshold, dev_rows, dev_pages,
+                   window_limits=(1, 2, 4, 8, None), poolings=("mean", "max"), tolerance: float = 0.005) -> dict:
+    """How many windows to read and how to pool them: the fewest windows within ``tolerance`` of the best dev macro-F1.
+
+    Token states are computed once with every window; each candidate re-pools the first k windows.
+    Sets ``model.settings.max_windows`` and ``.pooling``.
+    """
+    from .article import feature_matrix
+
+    gold = [r["label"] for r in dev_rows]
+    article = detector.article_score(feature_matrix(dev_pages)) >= article_threshold
+    todo = [i for i, p in enumerate(dev_pages) if p.body]
+    tokenised = model.tokenise([model.model_text(dev_pages[i].title, dev_pages[i].body) for i in todo])
+    per_doc = model.token_states(tokenised, max_windows=None)
+    scores = {}
+    for limit in window_limits:
+        for pooling in poolings:
+            proba = model.proba_from_states([windows[:limit] if limit else windows for windows in per_doc], pooling)
+            predicted = [NOT_ARTICLE] * len(dev_pages)
+            for i, row in zip(todo, proba):
+                if article[i]:
+                    predicted[i] = ARTICLE_LABELS[int(np.argmax(row))]
+            scores[(limit, pooling)] = classification_metrics(gold, predicted)["macro_f1"]
+    top = max(scores.values())
+    order = {limit: k for k, limit in enumerate(window_limits)}
+    limit, pooling = min((key for key, value in scores.items() if value >= top - tolerance),
+                         key=lambda key: (order[key[0]], -scores[key]))
+    model.settings.max_windows, model.settings.pooling = limit, pooling
+    return {"chosen": {"max_windows": limit, "pooling": pooling, "dev_macro_f1": round(scores[(limit, pooling)], 4)},
+            "dev_macro_f1": {f"{k[0] or 'all'}/{k[1]}": round(v, 4) for k, v in scores.items()}}
 
 
 def document_logits(model, head, docs, settings: EncoderSettings, max_windows):
@@ -110,7 +157,7 @@ def document_logits(model, head, docs, settings: EncoderSettings, max_windows):
     from .bert import make_windows, pad_batch
 
     windows = make_windows(docs, settings, max_windows=max_windows)
-    ids, mask = pad_batch([w[2] for w in windows])
+    ids, mask = pad_batch([w[2] for w in windows], settings.pad_id)
     states = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
     m = torch.from_numpy(mask).unsqueeze(-1).to(states.dtype)
     sums = (states * m).sum(dim=1)
@@ -128,3 +175,24 @@ def snapshot(model, head, tokenizer, settings, kept_ids, batch_size) -> BertInit
     encoder = TorchEncoder(copy.deepcopy(model.base_model.model.encoder).eval())
     return BertInitiativeModel(tokenizer, encoder, head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy(),
                                settings, kept_ids, adapter_state=state, batch_size=batch_size)
+
+
+def pruning_agreement(model: BertInitiativeModel, texts) -> dict:
+    """The pruned model against the same fine-tuned layers over the full 250k vocabulary, on ``texts``.
+
+    ``model`` must run in torch (:class:`TorchEncoder`). Reports how many texts tokenise differently once
+    pruned, how often the argmax agrees and the largest probability difference.
+    """
+    full_bert = load_base_bert(model.settings.base_model, model.settings.layers)
+    tuned = {k: v for k, v in model.encoder.bert.state_dict().items() if k != "embeddings.word_embeddings.weight"}
+    full_bert.load_state_dict(tuned, strict=False)
+    unpruned = copy.copy(model)
+    unpruned.tokenizer = build_tokenizer(model.settings.base_model)
+    unpruned.encoder = TorchEncoder(full_bert)
+    texts = list(texts)
+    full_ids = [e.ids for e in unpruned.tokenizer.encode_batch(texts, add_special_tokens=False)]
+    pruned_ids = [model.kept_ids[e.ids].tolist() for e in model.tokenizer.encode_batch(texts, add_special_tokens=False)]
+    a, b = unpruned.predict_proba(texts), model.predict_proba(texts)
+    return {"pages": len(texts), "pages_tokenised_differently": sum(f != p for f, p in zip(full_ids, pruned_ids)),
+            "same_label": round(float((a.argmax(1) == b.argmax(1)).mean()), 4),
+            "max_abs_prob_diff": round(float(np.abs(a - b).max()), 4)}

@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 def add_model_args(p):
     p.add_argument("--model", default=None, help="model name under models/ or a model directory (default: the shipped default)")
     p.add_argument("--trust-model", action="store_true", help="load a model even if its manifest checks fail")
+    p.add_argument("--backend", choices=["onnx", "torch"], default=None,
+                   help="encoder models only: int8 ONNX Runtime or fp32 torch (default: the one stored with the model)")
 
 
 def load_classifier(args):
@@ -76,7 +78,7 @@ def load_classifier(args):
     from .modeling import Classifier
 
     try:
-        return Classifier.load(args.model, trust=args.trust_model)
+        return Classifier.load(args.model, trust=args.trust_model, backend=args.backend)
     except ModelLoadError as e:
         raise UsageError(str(e)) from e
 
@@ -327,6 +329,12 @@ def run_info(args) -> int:
         print(f"{split + ':':<13}" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if m.get("seeds"):
         print(f"seed pages:  {m['seeds'].get('correct')} correct")
+    settings = getattr(clf.model, "settings", None)
+    if settings is not None:
+        windows = "all" if settings.max_windows is None else settings.max_windows
+        print(f"encoder:     {settings.base_model}, {settings.layers} layers, {len(clf.model.kept_ids):,} pieces, "
+              f"windows of {settings.window} tokens (overlap {settings.overlap}, up to {windows} read, "
+              f"{settings.pooling} pooling), backend {clf.model.encoder.name}")
     print("versions:    " + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items()))
     print("files:       " + ", ".join(f"{k} (sha256 {v[:12]}…)" for k, v in m.get("files", {}).items()))
     return 0

@@ -138,6 +138,13 @@ def train(args: TrainingArguments) -> tuple[Classifier, dict]:
     clf = Classifier(detector, model, article_threshold=article_threshold)
     clf.secondary_threshold = choose_secondary_threshold(clf, split["dev"], dev_pages)
 
+    if args.model == "bert":
+        from .bert_training import pruning_agreement
+
+        test_pages = [read_page(r["text"]) for r in split["test"]]
+        selection["pruning_agreement_test"] = pruning_agreement(
+            model, [model.model_text(p.title, p.body) for p in test_pages if p.body])
+        log(args, f"pruned vs full vocabulary on test pages: {selection['pruning_agreement_test']}")
     dev_metrics, _ = evaluate(clf, split["dev"])
     test_metrics, test_predictions = evaluate(clf, split["test"])
     log(args, "test split:\n" + format_metrics(test_metrics))

@@ -2,7 +2,7 @@
 
 multilingual-e5-small's 250,037-row embedding is most of the model, yet Korean pages use a few tens of
 thousands of its pieces. Pruning keeps the special tokens plus every piece the given texts produce,
-renumbers them in their original order (so ``<s> <pad> </s> <unk>`` keep ids 0–3), and slices the
+renumbers them in their original order (so XLM-R's ``<s> <pad> </s> <unk>`` keep ids 0–3), and slices the
 embedding rows to match. A text made only of kept pieces tokenises to exactly the same pieces as
 before; a piece that was never seen is re-segmented into smaller kept pieces or ``<unk>``.
 """
@@ -13,12 +13,19 @@ import json
 
 import numpy as np
 
-SPECIAL_IDS = (0, 1, 2, 3)  # <s>, <pad>, </s>, <unk> in the XLM-R vocabulary
+def special_ids(tokenizer) -> set[int]:
+    """Ids of the tokenizer's special tokens (``<s>``, ``<pad>``, ``</s>``, ``<unk>``, ``<mask>`` for XLM-R)."""
+    return {i for i, token in tokenizer.get_added_tokens_decoder().items() if token.special}
+
+
+def is_prunable(tokenizer_json: str) -> bool:
+    """Only Unigram (SentencePiece) vocabularies are pruned; WordPiece/BPE tokenizers are used whole."""
+    return json.loads(tokenizer_json)["model"]["type"] == "Unigram"
 
 
 def used_piece_ids(tokenizer, texts, *, batch_size: int = 1000) -> np.ndarray:
     """Sorted ids of every piece ``tokenizer`` (a ``tokenizers.Tokenizer``) produces on ``texts``, plus specials."""
-    seen = set(SPECIAL_IDS)
+    seen = special_ids(tokenizer)
     texts = list(texts)
     for start in range(0, len(texts), batch_size):
         for encoding in tokenizer.encode_batch(texts[start : start + batch_size], add_special_tokens=False):
@@ -29,15 +36,18 @@ def used_piece_ids(tokenizer, texts, *, batch_size: int = 1000) -> np.ndarray:
 def pruned_tokenizer_json(tokenizer_json: str, kept_ids) -> str:
     """The tokenizer (as JSON text) restricted to ``kept_ids``, ids renumbered 0..len-1 in the same order."""
     spec = json.loads(tokenizer_json)
+    if spec["model"]["type"] != "Unigram":
+        raise ValueError(f"only Unigram vocabularies can be pruned, not {spec['model']['type']}")
     kept_ids = [int(i) for i in kept_ids]
-    if tuple(kept_ids[: len(SPECIAL_IDS)]) != SPECIAL_IDS:
-        raise ValueError("kept ids must start with the special ids 0, 1, 2, 3")
+    specials = {t["id"] for t in spec.get("added_tokens", []) if t.get("special")}
+    if not specials <= set(kept_ids) or kept_ids != sorted(set(kept_ids)):
+        raise ValueError("kept ids must be sorted, unique and include every special token id")
     vocab = spec["model"]["vocab"]
     spec["model"]["vocab"] = [vocab[i] for i in kept_ids]
     new_id = {old: new for new, old in enumerate(kept_ids)}
     spec["model"]["unk_id"] = new_id[spec["model"].get("unk_id", 3)]
     for token in spec.get("added_tokens", []):
-        token["id"] = new_id.get(token["id"], None)
+        token["id"] = new_id.get(token["id"])
     spec["added_tokens"] = [t for t in spec.get("added_tokens", []) if t["id"] is not None]
     _renumber_post_processor(spec.get("post_processor"), new_id)
     return json.dumps(spec, ensure_ascii=False)
