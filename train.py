@@ -43,6 +43,8 @@ def parse_args(argv=None) -> TrainingArguments:
     bert.add_argument("--patience", type=int, default=defaults.patience, help="early stopping on dev macro-F1")
     bert.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     bert.add_argument("--batch-size", type=int, default=defaults.batch_size, help="pages per training step")
+    bert.add_argument("--tuning", choices=["lora", "full"], default=defaults.tuning,
+                      help="LoRA adapters (small artifact) or full fine-tuning of the kept layers (fp16 deltas)")
     bert.add_argument("--lora-rank", type=int, default=defaults.lora_rank)
     bert.add_argument("--backend", choices=["onnx", "torch"], default=defaults.backend,
                       help="how the saved model runs by default: int8 ONNX Runtime or fp32 torch")
@@ -58,7 +60,7 @@ def parse_args(argv=None) -> TrainingArguments:
         include_augmented=not a.no_augmented, seeds_dir=a.seeds_dir, quiet=a.quiet,
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,
-        batch_size=a.batch_size, lora_rank=a.lora_rank, backend=a.backend, vocab_news=a.vocab_news,
+        batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, backend=a.backend, vocab_news=a.vocab_news,
         max_train_pages=a.max_train_pages,
     )
 

@@ -8,7 +8,8 @@ chosen on dev for accuracy and speed; ``None`` reads everything) bounds how many
 each page's analysis records how many tokens were read of how many. The head is linear over that mean, so each token's share of a label's logit is exact,
 and the evidence sentence is the body sentence whose tokens push hardest towards the label.
 
-The model directory stores no base weights: only the LoRA adapter and head (``bert_adapter.safetensors``),
+The model directory stores no base weights: only the LoRA adapter (or, for full fine-tuning, fp16 deltas
+from the base) and head (``bert_adapter.safetensors``),
 the kept vocabulary ids and the settings (``bert.json``). Loading rebuilds the base (``klassify.base_models``),
 prunes it, keeps the first ``layers`` layers and merges the adapter; the resulting encoder runs in torch or,
 when ``onnxruntime`` is installed, as a dynamically int8-quantised ONNX graph cached under the user's
@@ -40,6 +41,7 @@ class EncoderSettings:
     overlap: int = 32
     max_windows: int | None = 8  # None → every window
     pooling: str = "mean"  # "mean": mean of all token states; "max": per-label max of window probabilities
+    tuning: str = "lora"  # "lora" (adapters, ~2 MB saved) or "full" (all layer weights, fp16 deltas saved)
     lora_rank: int = 16
     lora_alpha: int = 32
     backend: str = "onnx"  # "onnx" (int8, needs onnxruntime) or "torch" (fp32)
@@ -377,42 +379,59 @@ def _embedding_rows(table, kept_ids: np.ndarray, chunk: int = 16_384):
     return torch.cat(rows)
 
 
-class EncoderWithHead:
-    """Factory for the trainable module: BertModel + linear head, LoRA adapters injected by peft."""
+DELTA_PREFIX = "delta."
 
-    @staticmethod
-    def make(bert, n_labels: int, settings: EncoderSettings):
-        import torch
-        from peft import LoraConfig, get_peft_model
 
-        class Module(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.encoder = bert
-                self.head = torch.nn.Linear(bert.config.hidden_size, n_labels)
+def trainable_module(bert, n_labels: int, settings: EncoderSettings):
+    """BertModel + linear head, set up for ``settings.tuning``.
 
-            def forward(self, input_ids, attention_mask):
-                return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    ``"lora"``: peft injects low-rank adapters into every attention and feed-forward projection; only they
+    and the head train. ``"full"``: every layer weight trains; the embeddings stay frozen (most of them are
+    never seen in training, and the saved deltas then need not include them).
+    """
+    import torch
 
-        config = LoraConfig(r=settings.lora_rank, lora_alpha=settings.lora_alpha, lora_dropout=0.1,
-                            target_modules=LORA_TARGETS, modules_to_save=["head"])
-        return get_peft_model(Module(), config)
+    class EncoderWithHead(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = bert
+            self.head = torch.nn.Linear(bert.config.hidden_size, n_labels)
+
+        def forward(self, input_ids, attention_mask):
+            return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    module = EncoderWithHead()
+    if settings.tuning == "full":
+        for parameter in module.encoder.embeddings.parameters():
+            parameter.requires_grad = False
+        return module
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=settings.lora_rank, lora_alpha=settings.lora_alpha, lora_dropout=0.1,
+                        target_modules=LORA_TARGETS, modules_to_save=["head"])
+    return get_peft_model(module, config)
 
 
 def build_encoder(settings: EncoderSettings, kept_ids, adapter_state: dict):
-    """Rebuild the fine-tuned encoder: base → prune → first layers → LoRA merged in."""
+    """Rebuild the fine-tuned encoder: base → prune → first layers → LoRA merged in (or full-tuning deltas added)."""
     import torch
-    from peft import set_peft_model_state_dict
 
     bert = load_base_bert(settings.base_model, settings.layers, kept_ids)
-    n_labels = len(ARTICLE_LABELS)
-    peft_model = EncoderWithHead.make(bert, n_labels, settings)
+    if settings.tuning == "full":
+        parameters = dict(bert.named_parameters())
+        with torch.no_grad():
+            for name, delta in adapter_state.items():
+                if name.startswith(DELTA_PREFIX):
+                    parameters[name[len(DELTA_PREFIX):]] += torch.from_numpy(np.asarray(delta, dtype=np.float32))
+        return bert.eval()
+    from peft import set_peft_model_state_dict
+
+    peft_model = trainable_module(bert, len(ARTICLE_LABELS), settings)
     result = set_peft_model_state_dict(peft_model, {k: torch.from_numpy(np.array(v)) for k, v in adapter_state.items()})
-    missing = [k for k in getattr(result, "unexpected_keys", []) if "lora" in k]
-    if missing:
-        raise ValueError(f"adapter tensors that fit no module: {missing[:3]}")
-    merged = peft_model.merge_and_unload()
-    return merged.encoder.eval()
+    unexpected = [k for k in getattr(result, "unexpected_keys", []) if "lora" in k]
+    if unexpected:
+        raise ValueError(f"adapter tensors that fit no module: {unexpected[:3]}")
+    return peft_model.merge_and_unload().encoder.eval()
 
 
 def _fingerprint(directory: Path) -> str:

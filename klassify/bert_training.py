@@ -12,7 +12,10 @@ import time
 
 import numpy as np
 
-from .bert import BertInitiativeModel, EncoderSettings, EncoderWithHead, TorchEncoder, build_tokenizer, load_base_bert
+from .bert import (
+    DELTA_PREFIX, BertInitiativeModel, EncoderSettings, TorchEncoder, build_encoder, build_tokenizer, load_base_bert,
+    trainable_module,
+)
 from .evaluation import classification_metrics
 from .labels import ARTICLE_LABELS, NOT_ARTICLE
 from .modeling import Classifier
@@ -21,8 +24,8 @@ from .vocabulary import is_prunable, pruned_tokenizer_json, used_piece_ids
 
 def settings_from_args(args) -> EncoderSettings:
     return EncoderSettings(base_model=args.base_model, layers=args.layers, window=args.window, overlap=args.overlap,
-                           max_windows=args.max_windows, lora_rank=args.lora_rank, lora_alpha=2 * args.lora_rank,
-                           backend=args.backend)
+                           max_windows=args.max_windows, tuning=args.tuning, lora_rank=args.lora_rank,
+                           lora_alpha=2 * args.lora_rank, backend=args.backend)
 
 
 def prune(settings: EncoderSettings, texts) -> tuple[np.ndarray, object]:
@@ -66,10 +69,12 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
     kept_ids, tokenizer = prune(settings, [*texts, *vocab_texts])
     log(f"vocabulary pruned to {len(kept_ids):,} pieces ({time.time() - started:.0f} s)")
     bert = load_base_bert(settings.base_model, settings.layers, kept_ids)
-    model = EncoderWithHead.make(bert, len(ARTICLE_LABELS), settings)
-    head = model.base_model.model.head.modules_to_save["default"]
+    base_layers = {k: v.detach().clone() for k, v in bert.named_parameters() if not k.startswith("embeddings.")}
+    model = trainable_module(bert, len(ARTICLE_LABELS), settings)
+    head = model.head if settings.tuning == "full" else model.base_model.model.head.modules_to_save["default"]
     trainable = [p for p in model.parameters() if p.requires_grad]
-    log(f"encoder: {settings.layers} layers, {sum(p.numel() for p in trainable):,} trainable parameters (LoRA r={settings.lora_rank} + head)")
+    what = "all layer weights" if settings.tuning == "full" else f"LoRA r={settings.lora_rank}"
+    log(f"encoder: {settings.layers} layers, {sum(p.numel() for p in trainable):,} trainable parameters ({what} + head)")
 
     wrapper = BertInitiativeModel(tokenizer, None, np.zeros((6, 1)), np.zeros(6), settings, kept_ids, batch_size=args.batch_size)
     tokenised = wrapper.tokenise(texts)
@@ -98,7 +103,7 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
             schedule.step()
             losses.append(loss.item())
         model.eval()
-        candidate = snapshot(model, head, tokenizer, settings, kept_ids, args.batch_size)
+        candidate = snapshot(model, head, tokenizer, settings, kept_ids, args.batch_size, base_layers)
         clf = Classifier(detector, candidate, article_threshold=article_threshold)
         macro = classification_metrics([r["label"] for r in dev_rows], [p.label for p in clf.predict_pages(dev_pages)])["macro_f1"]
         history.append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 4), "dev_macro_f1": round(macro, 4),
@@ -167,12 +172,17 @@ def document_logits(model, head, docs, settings: EncoderSettings, max_windows):
     return head(doc_sum / doc_count.unsqueeze(-1))
 
 
-def snapshot(model, head, tokenizer, settings, kept_ids, batch_size) -> BertInitiativeModel:
+def snapshot(model, head, tokenizer, settings, kept_ids, batch_size, base_layers) -> BertInitiativeModel:
     """A frozen copy of the current weights as an initiative model (torch, LoRA unmerged) plus its saved state."""
-    from peft import get_peft_model_state_dict
+    if settings.tuning == "full":
+        state = {DELTA_PREFIX + k: (v.detach() - base_layers[k]).numpy().astype(np.float16)
+                 for k, v in model.encoder.named_parameters() if k in base_layers}
+        encoder = TorchEncoder(copy.deepcopy(model.encoder).eval())
+    else:
+        from peft import get_peft_model_state_dict
 
-    state = {k: v.detach().cpu().numpy().copy() for k, v in get_peft_model_state_dict(model).items()}
-    encoder = TorchEncoder(copy.deepcopy(model.base_model.model.encoder).eval())
+        state = {k: v.detach().cpu().numpy().copy() for k, v in get_peft_model_state_dict(model).items()}
+        encoder = TorchEncoder(copy.deepcopy(model.base_model.model.encoder).eval())
     return BertInitiativeModel(tokenizer, encoder, head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy(),
                                settings, kept_ids, adapter_state=state, batch_size=batch_size)
 
@@ -180,19 +190,24 @@ def snapshot(model, head, tokenizer, settings, kept_ids, batch_size) -> BertInit
 def pruning_agreement(model: BertInitiativeModel, texts) -> dict:
     """The pruned model against the same fine-tuned layers over the full 250k vocabulary, on ``texts``.
 
-    ``model`` must run in torch (:class:`TorchEncoder`). Reports how many texts tokenise differently once
-    pruned, how often the argmax agrees and the largest probability difference.
+    Reports how many texts tokenise differently once pruned, how often the argmax agrees and the largest
+    probability difference.
     """
+    word = "embeddings.word_embeddings.weight"
+    tuned = build_encoder(model.settings, model.kept_ids, model.adapter_state)  # plain BertModel, adapter merged
     full_bert = load_base_bert(model.settings.base_model, model.settings.layers)
-    tuned = {k: v for k, v in model.encoder.bert.state_dict().items() if k != "embeddings.word_embeddings.weight"}
-    full_bert.load_state_dict(tuned, strict=False)
+    missing, unexpected = full_bert.load_state_dict({k: v for k, v in tuned.state_dict().items() if k != word}, strict=False)
+    if unexpected or [m for m in missing if m != word and "position_ids" not in m]:
+        raise RuntimeError(f"fine-tuned layers do not fit the unpruned base: {missing[:3]} {unexpected[:3]}")
+    pruned = copy.copy(model)
+    pruned.encoder = TorchEncoder(tuned)
     unpruned = copy.copy(model)
     unpruned.tokenizer = build_tokenizer(model.settings.base_model)
     unpruned.encoder = TorchEncoder(full_bert)
     texts = list(texts)
     full_ids = [e.ids for e in unpruned.tokenizer.encode_batch(texts, add_special_tokens=False)]
     pruned_ids = [model.kept_ids[e.ids].tolist() for e in model.tokenizer.encode_batch(texts, add_special_tokens=False)]
-    a, b = unpruned.predict_proba(texts), model.predict_proba(texts)
+    a, b = unpruned.predict_proba(texts), pruned.predict_proba(texts)
     return {"pages": len(texts), "pages_tokenised_differently": sum(f != p for f, p in zip(full_ids, pruned_ids)),
             "same_label": round(float((a.argmax(1) == b.argmax(1)).mean()), 4),
             "max_abs_prob_diff": round(float(np.abs(a - b).max()), 4)}

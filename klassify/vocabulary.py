@@ -39,9 +39,8 @@ def pruned_tokenizer_json(tokenizer_json: str, kept_ids) -> str:
     if spec["model"]["type"] != "Unigram":
         raise ValueError(f"only Unigram vocabularies can be pruned, not {spec['model']['type']}")
     kept_ids = [int(i) for i in kept_ids]
-    specials = {t["id"] for t in spec.get("added_tokens", []) if t.get("special")}
-    if not specials <= set(kept_ids) or kept_ids != sorted(set(kept_ids)):
-        raise ValueError("kept ids must be sorted, unique and include every special token id")
+    if kept_ids != sorted(set(kept_ids)) or spec["model"].get("unk_id", 3) not in kept_ids:
+        raise ValueError("kept ids must be sorted, unique and include the unknown-piece id")
     vocab = spec["model"]["vocab"]
     spec["model"]["vocab"] = [vocab[i] for i in kept_ids]
     new_id = {old: new for new, old in enumerate(kept_ids)}

@@ -129,9 +129,8 @@ def test_windows_cover_every_token_with_overlap():
     assert len(make_windows([doc], EncoderSettings(window=10, overlap=2, max_windows=2))) == 2
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory, base_dir):
-    """One epoch of a 1-layer model on 24 pages, short windows: a smoke run of the whole bert path."""
+def tiny_training_run(root, **overrides):
+    """One epoch of a 1-layer model on 28 pages, short windows: a smoke run of the whole bert path."""
     rows, taken = [], {}
     quota = {"train": 4, "dev": 2, "test": 2}
     for line in open("data/labeled/written.jsonl", encoding="utf-8"):
@@ -140,14 +139,18 @@ def tiny_bert(tmp_path_factory, base_dir):
         if taken.get(key, 0) < quota[r["split"]]:
             taken[key] = taken.get(key, 0) + 1
             rows.append(r)
-    root = tmp_path_factory.mktemp("tiny-bert")
     data = root / "tiny.jsonl"
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    args = TrainingArguments(model="bert", data=str(data), out=str(root / "model"), news_negatives=0, vocab_news=0,
-                             layers=1, window=64, overlap=8, max_windows=None, train_windows=1, epochs=1,
-                             batch_size=8, backend="torch", seeds_dir=str(root / "no-seeds"), quiet=True)
-    clf, summary = train(args)
+    settings = dict(model="bert", data=str(data), out=str(root / "model"), news_negatives=0, vocab_news=0, layers=1,
+                    window=64, overlap=8, max_windows=None, train_windows=1, epochs=1, batch_size=8, backend="torch",
+                    seeds_dir=str(root / "no-seeds"), quiet=True)
+    clf, summary = train(TrainingArguments(**(settings | overrides)))
     return root / "model", clf, summary
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory, base_dir):
+    return tiny_training_run(tmp_path_factory.mktemp("tiny-bert"))
 
 
 def test_tiny_bert_model_saves_no_base_weights_and_reloads(tiny_bert):
@@ -160,6 +163,18 @@ def test_tiny_bert_model_saves_no_base_weights_and_reloads(tiny_bert):
     texts = ["제천시는 3일 청렴교육을 했다고 밝혔다. 강사가 청탁금지법을 강의했다."] * 2
     assert np.allclose(clf.predict_proba(texts), again.predict_proba(texts), atol=1e-5)
     assert summary["selection"]["kept_pieces"] < 20_000
+
+
+def test_full_fine_tuning_saves_fp16_deltas_that_rebuild_the_model(tmp_path, base_dir):
+    path, clf, summary = tiny_training_run(tmp_path, tuning="full")
+    from safetensors.numpy import load_file
+
+    deltas = load_file(str(path / "bert_adapter.safetensors"))
+    assert deltas and all(k.startswith("delta.encoder.layer.0.") and v.dtype == np.float16 for k, v in deltas.items())
+    assert any(np.abs(v).max() > 0 for v in deltas.values())
+    texts = ["제천시는 3일 청렴교육을 했다고 밝혔다. 강사가 청탁금지법을 강의했다.", "친절공무원 3명을 선발했다."]
+    again = Classifier.load(path, backend="torch")
+    assert np.allclose(clf.predict_proba(texts), again.predict_proba(texts), atol=2e-3)
 
 
 def test_tiny_bert_reads_long_bodies_in_windows(tiny_bert):
