@@ -158,7 +158,7 @@ class BertInitiativeModel:
         return [Tokenised(e.ids, e.offsets) for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
     def token_states(self, tokenised: list[Tokenised], max_windows: int | None = -1):
-        """→ per document: (content token ids positions, states [n, H]) for every token read (overlaps averaged)."""
+        """→ per document, in reading order: ``(first content token, states [window length, H])`` per window."""
         windows = make_windows(tokenised, self.settings, max_windows=max_windows)
         order = sorted(range(len(windows)), key=lambda i: len(windows[i][2]))
         per_doc = [[] for _ in tokenised]
@@ -168,6 +168,8 @@ class BertInitiativeModel:
             states = self.encoder(ids, mask)
             for (doc, first, seq), state in zip(chunk, states):
                 per_doc[doc].append((first, state[: len(seq)]))
+        for windows in per_doc:  # batches ran shortest first; callers may take the first k windows
+            windows.sort(key=lambda window: window[0])
         return per_doc
 
     def predict_proba(self, texts, *, return_analyses: bool = False, max_windows: int | None = -1):

@@ -191,6 +191,14 @@ def test_tiny_bert_reads_long_bodies_in_windows(tiny_bert):
     assert limit is None or default.tokens_read <= limit * clf.model.settings.window
 
 
+def test_token_states_come_back_in_reading_order(tiny_bert):
+    _path, clf, _ = tiny_bert
+    long_text = "".join(f"{i}번째 문장에서 청렴교육을 했다. " for i in range(60))
+    per_doc = clf.model.token_states(clf.model.tokenise([long_text, "짧은 글"]), max_windows=None)
+    starts = [first for first, _state in per_doc[0]]
+    assert len(starts) > 2 and starts == sorted(starts) and starts[0] == 0
+
+
 def test_onnx_backend_agrees_with_torch(tiny_bert):
     pytest.importorskip("onnxruntime")
     path, _clf, _ = tiny_bert
