@@ -152,7 +152,10 @@ class BertInitiativeModel:
         self.adapter_state = adapter_state  # tensors saved with the model (LoRA + head)
         self.batch_size = batch_size
 
-    model_text = staticmethod(lambda title, body: title_prefix(title, body) + body)
+    @staticmethod
+    def model_text(title: str | None, body: str) -> str:
+        """What the encoder reads: the title (unless the body starts with it), then the whole body."""
+        return title_prefix(title, body) + body
 
     def tokenise(self, texts) -> list[Tokenised]:
         return [Tokenised(e.ids, e.offsets) for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]

@@ -13,7 +13,13 @@ import time
 import numpy as np
 
 from .bert import (
-    DELTA_PREFIX, BertInitiativeModel, EncoderSettings, TorchEncoder, build_encoder, build_tokenizer, load_base_bert,
+    DELTA_PREFIX,
+    BertInitiativeModel,
+    EncoderSettings,
+    TorchEncoder,
+    build_encoder,
+    build_tokenizer,
+    load_base_bert,
     trainable_module,
 )
 from .evaluation import classification_metrics

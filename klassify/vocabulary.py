@@ -13,6 +13,7 @@ import json
 
 import numpy as np
 
+
 def special_ids(tokenizer) -> set[int]:
     """Ids of the tokenizer's special tokens (``<s>``, ``<pad>``, ``</s>``, ``<unk>``, ``<mask>`` for XLM-R)."""
     return {i for i, token in tokenizer.get_added_tokens_decoder().items() if token.special}

@@ -11,9 +11,19 @@ pytest.importorskip("peft")
 
 from klassify import Classifier  # noqa: E402
 from klassify.base_models import (  # noqa: E402
-    BaseModelError, dequantize_q4, ensure_e5_small_ko, read_q4_model, resolve_base_model,
+    BaseModelError,
+    dequantize_q4,
+    ensure_e5_small_ko,
+    read_q4_model,
+    resolve_base_model,
 )
-from klassify.bert import build_tokenizer, load_base_bert, make_windows, EncoderSettings, Tokenised  # noqa: E402
+from klassify.bert import (  # noqa: E402
+    EncoderSettings,
+    Tokenised,
+    build_tokenizer,
+    load_base_bert,
+    make_windows,
+)
 from klassify.training import TrainingArguments, train  # noqa: E402
 from klassify.vocabulary import pruned_tokenizer_json, used_piece_ids  # noqa: E402
 
@@ -231,8 +241,8 @@ def test_shipped_bert_model_on_real_seed_pages(shipped_bert, seeds, key):
 
 def test_shipped_bert_model_reproduces_its_test_report(shipped_bert):
     """The rebuilt base + stored adapter give the model the report describes (same metrics, ONNX backend)."""
-    from klassify.evaluation import evaluate
     from klassify.data import read_labeled
+    from klassify.evaluation import evaluate
 
     manifest_test = shipped_bert.manifest["metrics"]["test"]
     test_rows = [r for r in read_labeled(include_augmented=False) if r["split"] == "test"]
