@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import run  # noqa: E402
 from run import cli_run, finish  # noqa: E402
 
 STAGES = {
@@ -42,13 +42,8 @@ STAGES = {
 }
 
 
-def sample_pages(n: int, seed: int = 0) -> list[str]:
-    from klassify.data import read_labeled
-
-    rows = [r for r in read_labeled(include_augmented=False) if r["split"] in ("dev", "test")]
-    texts = [r["text"] for r in rows if 1200 <= len(r["text"]) <= 1800 and r["label"] != "not_article"]
-    random.Random(seed).shuffle(texts)
-    return [texts[i % len(texts)] for i in range(n)]
+def sample_pages(n: int) -> list[str]:
+    return run.sample_pages(n, chars=(1200, 1800), articles_only=True)
 
 
 def model_texts(clf, texts: list[str]) -> list[str]:

@@ -36,11 +36,13 @@ STAGES = {
 }
 
 
-def sample_pages(n: int, seed: int = 0) -> list[str]:
+def sample_pages(n: int, seed: int = 0, *, chars: tuple[int, int] = (800, 2500), articles_only: bool = False) -> list[str]:
+    """Hand-written dev/test pages whose length is within ``chars``, shuffled and cycled to ``n``."""
     from klassify.data import read_labeled
 
     rows = [r for r in read_labeled(include_augmented=False) if r["split"] in ("dev", "test")]
-    texts = [r["text"] for r in rows if 800 <= len(r["text"]) <= 2500]
+    rows = [r for r in rows if not (articles_only and r["label"] == "not_article")]
+    texts = [r["text"] for r in rows if chars[0] <= len(r["text"]) <= chars[1]]
     random.Random(seed).shuffle(texts)
     return [texts[i % len(texts)] for i in range(n)]
 

