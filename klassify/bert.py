@@ -142,7 +142,7 @@ class BertInitiativeModel:
     labels = list(ARTICLE_LABELS)
 
     def __init__(self, tokenizer, encoder, head_weight: np.ndarray, head_bias: np.ndarray, settings: EncoderSettings,
-                 kept_ids: np.ndarray, *, adapter_state: dict | None = None, batch_size: int = 32):
+                 kept_ids: np.ndarray, *, adapter_state: dict | None = None, batch_size: int = 8):
         self.tokenizer = tokenizer  # tokenizers.Tokenizer over the pruned vocabulary
         self.encoder = encoder
         self.head_weight = np.asarray(head_weight, dtype=np.float32)  # [6, H]
@@ -150,6 +150,8 @@ class BertInitiativeModel:
         self.settings = settings
         self.kept_ids = np.asarray(kept_ids, dtype=np.int64)
         self.adapter_state = adapter_state  # tensors saved with the model (LoRA + head)
+        # Windows per encoder call. On 2 cores 4–8 was fastest for both backends (int8: 140 pages/s at 8 vs
+        # 100 at 32; fp32: 78 vs 65), the activations of bigger batches no longer fitting in cache.
         self.batch_size = batch_size
 
     @staticmethod
