@@ -71,7 +71,11 @@ class Classifier:
         elif model_type == "bert":
             from .bert import BertInitiativeModel
 
-            model = BertInitiativeModel.load(directory, backend=backend)
+            try:
+                model = BertInitiativeModel.load(directory, backend=backend)
+            except ImportError as e:
+                raise ModelLoadError(f"{directory} is an encoder model, which needs the bert extra: "
+                                     f"pip install 'klassify[bert]' ({e})") from e
         else:
             raise ModelLoadError(f"{directory}: unknown model type {model_type!r}")
         thresholds = manifest.get("thresholds", {})

@@ -250,3 +250,20 @@ def test_shipped_bert_model_reproduces_its_test_report(shipped_bert):
     assert metrics["n"] == manifest_test["n"]
     assert abs(metrics["macro_f1"] - manifest_test["macro_f1"]) <= 0.01  # int8 vs the fp32 it was reported in
     assert shipped_bert.model.encoder.name == "onnx"
+
+
+def test_encoder_model_without_its_extra_fails_with_a_clear_message(tiny_bert, monkeypatch):
+    import builtins
+
+    from klassify import ModelLoadError
+
+    real_import = builtins.__import__
+
+    def no_safetensors(name, *args, **kwargs):
+        if name.startswith("safetensors"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_safetensors)
+    with pytest.raises(ModelLoadError, match=r"klassify\[bert\]"):
+        Classifier.load(tiny_bert[0])
