@@ -35,8 +35,8 @@ def parse_args(argv=None) -> TrainingArguments:
     bert.add_argument("--layers", type=int, default=defaults.layers, help="keep and fine-tune the first N layers")
     bert.add_argument("--window", type=int, default=defaults.window, help="tokens per window (incl. <s>, </s>)")
     bert.add_argument("--overlap", type=int, default=defaults.overlap, help="tokens shared by consecutive windows")
-    bert.add_argument("--max-windows", type=_optional_int, default=defaults.max_windows,
-                      help="windows read per page when predicting ('all' for every window)")
+    bert.add_argument("--max-windows", type=_max_windows, default=defaults.max_windows,
+                      help="windows read per page when predicting: 'auto' (chosen on dev, the default), N, or 'all'")
     bert.add_argument("--train-windows", type=_optional_int, default=defaults.train_windows,
                       help="windows per page while training ('all' for every window)")
     bert.add_argument("--epochs", type=int, default=defaults.epochs)
@@ -67,6 +67,10 @@ def parse_args(argv=None) -> TrainingArguments:
 
 def _optional_int(value: str):
     return None if value.lower() in ("all", "none") else int(value)
+
+
+def _max_windows(value: str):
+    return "auto" if value.lower() == "auto" else _optional_int(value)
 
 
 def main(argv=None) -> int:

@@ -30,7 +30,7 @@ from .vocabulary import is_prunable, pruned_tokenizer_json, used_piece_ids
 
 def settings_from_args(args) -> EncoderSettings:
     return EncoderSettings(base_model=args.base_model, layers=args.layers, window=args.window, overlap=args.overlap,
-                           max_windows=args.max_windows, tuning=args.tuning, lora_rank=args.lora_rank,
+                           max_windows=8 if args.max_windows == "auto" else args.max_windows, tuning=args.tuning, lora_rank=args.lora_rank,
                            lora_alpha=2 * args.lora_rank, backend=args.backend)
 
 
@@ -123,18 +123,20 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
                 log(f"  early stop: no dev gain for {args.patience} epochs")
                 break
     model = best["model"]
-    reading = choose_reading(model, detector, article_threshold, dev_rows, dev_pages)
-    log(f"  reading chosen on dev: {reading['chosen']}")
+    reading = choose_reading(model, detector, article_threshold, dev_rows, dev_pages, apply=args.max_windows == "auto")
+    log(f"  reading {'chosen on dev' if args.max_windows == 'auto' else 'best on dev (not applied: --max-windows given)'}: "
+        f"{reading['chosen']}")
     return model, {"best_epoch": best["epoch"], "dev_macro_f1": best["macro_f1"], "history": history,
                    "kept_pieces": int(len(kept_ids)), "reading": reading, "settings": dict(model.settings.__dict__)}
 
 
 def choose_reading(model: BertInitiativeModel, detector, article_threshold, dev_rows, dev_pages,
-                   window_limits=(1, 2, 4, 8, None), poolings=("mean", "max"), tolerance: float = 0.005) -> dict:
+                   window_limits=(1, 2, 4, 8, None), poolings=("mean", "max"), tolerance: float = 0.005,
+                   apply: bool = True) -> dict:
     """How many windows to read and how to pool them: the fewest windows within ``tolerance`` of the best dev macro-F1.
 
     Token states are computed once with every window; each candidate re-pools the first k windows.
-    Sets ``model.settings.max_windows`` and ``.pooling``.
+    With ``apply``, sets ``model.settings.max_windows`` and ``.pooling``.
     """
     from .article import feature_matrix
 
@@ -156,7 +158,8 @@ def choose_reading(model: BertInitiativeModel, detector, article_threshold, dev_
     order = {limit: k for k, limit in enumerate(window_limits)}
     limit, pooling = min((key for key, value in scores.items() if value >= top - tolerance),
                          key=lambda key: (order[key[0]], -scores[key]))
-    model.settings.max_windows, model.settings.pooling = limit, pooling
+    if apply:
+        model.settings.max_windows, model.settings.pooling = limit, pooling
     return {"chosen": {"max_windows": limit, "pooling": pooling, "dev_macro_f1": round(scores[(limit, pooling)], 4)},
             "dev_macro_f1": {f"{k[0] or 'all'}/{k[1]}": round(v, 4) for k, v in scores.items()}}
 

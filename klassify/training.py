@@ -86,7 +86,7 @@ class TrainingArguments:
     layers: int = 4  # first N layers of the base are kept and fine-tuned
     window: int = 256
     overlap: int = 32
-    max_windows: int | None = 8  # windows read per page at prediction time (None = all)
+    max_windows: int | None | str = "auto"  # windows read per page when predicting: "auto" (chosen on dev), N, None = all
     train_windows: int | None = 1  # windows per page while training (bounds training time: 14 min on 2 cores)
     epochs: int = 6
     patience: int = 2
