@@ -59,6 +59,11 @@ class Tokenised:
     offsets: list[tuple[int, int]]  # character span of each id in the model text
 
 
+def tokenise(tokenizer, texts) -> list[Tokenised]:
+    """Content ids and character offsets of each text (no special tokens)."""
+    return [Tokenised(e.ids, e.offsets) for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
 def window_starts(n_tokens: int, content: int, overlap: int, max_windows: int | None) -> list[int]:
     """Start offsets of windows of ``content`` tokens that cover ``n_tokens`` with ``overlap``.
 
@@ -160,7 +165,7 @@ class BertInitiativeModel:
         return title_prefix(title, body) + body
 
     def tokenise(self, texts) -> list[Tokenised]:
-        return [Tokenised(e.ids, e.offsets) for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        return tokenise(self.tokenizer, texts)
 
     def token_states(self, tokenised: list[Tokenised], max_windows: int | None = -1):
         """→ per document, in reading order: ``(first content token, states [window length, H])`` per window."""

@@ -20,6 +20,7 @@ from .bert import (
     build_encoder,
     build_tokenizer,
     load_base_bert,
+    tokenise,
     trainable_module,
 )
 from .evaluation import classification_metrics
@@ -39,9 +40,10 @@ def prune(settings: EncoderSettings, texts) -> tuple[np.ndarray, object]:
     from tokenizers import Tokenizer
 
     full = build_tokenizer(settings.base_model)
-    if is_prunable(full.to_str()):
+    full_json = full.to_str()
+    if is_prunable(full_json):
         kept = used_piece_ids(full, texts)
-        tokenizer = Tokenizer.from_str(pruned_tokenizer_json(full.to_str(), kept))
+        tokenizer = Tokenizer.from_str(pruned_tokenizer_json(full_json, kept))
     else:
         kept, tokenizer = np.arange(full.get_vocab_size(with_added_tokens=True)), full
     tokenizer.no_padding()
@@ -75,15 +77,16 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
     kept_ids, tokenizer = prune(settings, [*texts, *vocab_texts])
     log(f"vocabulary pruned to {len(kept_ids):,} pieces ({time.time() - started:.0f} s)")
     bert = load_base_bert(settings.base_model, settings.layers, kept_ids)
-    base_layers = {k: v.detach().clone() for k, v in bert.named_parameters() if not k.startswith("embeddings.")}
+    # Full fine-tuning saves deltas from these; LoRA leaves the base weights untouched and needs no copy.
+    base_layers = {k: v.detach().clone() for k, v in bert.named_parameters()
+                   if settings.tuning == "full" and not k.startswith("embeddings.")}
     model = trainable_module(bert, len(ARTICLE_LABELS), settings)
     head = model.head if settings.tuning == "full" else model.base_model.model.head.modules_to_save["default"]
     trainable = [p for p in model.parameters() if p.requires_grad]
     what = "all layer weights" if settings.tuning == "full" else f"LoRA r={settings.lora_rank}"
     log(f"encoder: {settings.layers} layers, {sum(p.numel() for p in trainable):,} trainable parameters ({what} + head)")
 
-    wrapper = BertInitiativeModel(tokenizer, None, np.zeros((6, 1)), np.zeros(6), settings, kept_ids, batch_size=args.batch_size)
-    tokenised = wrapper.tokenise(texts)
+    tokenised = tokenise(tokenizer, texts)
     counts = np.bincount(y, minlength=len(ARTICLE_LABELS)).astype(float)
     class_weight = torch.tensor(len(y) / (len(ARTICLE_LABELS) * np.maximum(counts, 1)), dtype=torch.float32)
     steps_per_epoch = int(np.ceil(len(keep) / args.batch_size))
