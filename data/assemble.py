@@ -18,7 +18,12 @@ Output:
 Splits are assigned to groups, never to single pages: a group joins pages of the same municipality and
 label, and any two pages whose character-5-gram shingle Jaccard is >= 0.5. Run from the repository root:
 
-    python data/assemble.py data/staging [more staging folders...]
+    python data/assemble.py data/staging5 [more staging folders...]
+
+Pages already in data/labeled/written.jsonl are kept as they are, split included: only the new pages
+get a split (the split of the group they join, else the stratified choice), so test pages stay test
+pages and metrics stay comparable across corpus versions. `--rebuild` ignores the existing file and
+re-assigns every split from the staging folders alone.
 
 It also rewrites the statistics in data/README.md (the data card).
 """
@@ -100,13 +105,32 @@ def group_pages(pages: list[dict], pairs) -> list[list[int]]:
 
 
 def assign_splits(pages: list[dict], groups: list[list[int]]) -> None:
-    """Greedy stratified assignment: each group goes to the split furthest below its per-label share."""
+    """Greedy stratified assignment: each group goes to the split furthest below its per-label share.
+
+    Pages that already have a split keep it; a new page joining such a group takes the group's split.
+    """
     rng = random.Random(SEED)
     totals = defaultdict(int)
     for page in pages:
         totals[page["label"]] += 1
     counts = defaultdict(int)
-    order = sorted(groups, key=lambda g: (-len(g), min(pages[i]["id"] for i in g)))
+    for page in pages:
+        if page["split"]:
+            counts[(page["split"], page["label"])] += 1
+    fresh = []
+    for group in groups:
+        known = Counter(pages[i]["split"] for i in group if pages[i]["split"])
+        if not known:
+            fresh.append(group)
+            continue
+        if len(known) > 1:
+            print(f"warning: new pages join groups in {sorted(known)}; they take the majority split", file=sys.stderr)
+        split = known.most_common(1)[0][0]
+        for i in group:
+            if not pages[i]["split"]:
+                pages[i]["split"] = split
+                counts[(split, pages[i]["label"])] += 1
+    order = sorted(fresh, key=lambda g: (-len(g), min(pages[i]["id"] for i in g)))
     rng.shuffle(order)
     order.sort(key=len, reverse=True)  # big groups first, random among equals
     for group in order:
@@ -300,9 +324,18 @@ def augment(pages: list[dict]) -> list[dict]:
     return out
 
 
-def main(*staging_dirs: str) -> None:
-    files = sorted(f for d in (staging_dirs or ("data/staging",)) for f in Path(d).glob("*/*.txt"))
-    pages = [parse_page(f) for f in files]
+def existing_pages(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def main(*args: str) -> None:
+    rebuild = "--rebuild" in args
+    staging_dirs = [a for a in args if a != "--rebuild"] or ["data/staging"]
+    files = sorted(f for d in staging_dirs for f in Path(d).glob("*/*.txt"))
+    kept = [] if rebuild else existing_pages(HERE / "labeled" / "written.jsonl")
+    pages = kept + [parse_page(f) for f in files]
     ids = [p["id"] for p in pages]
     assert len(ids) == len(set(ids)), "duplicate ids"
     pairs = list(near_duplicate_pairs([p["text"] for p in pages]))
@@ -314,7 +347,11 @@ def main(*staging_dirs: str) -> None:
     write_jsonl(out / "written.jsonl", pages)
     write_jsonl(out / "augmented.jsonl", augmented)
     write_card_stats(pages, augmented, groups, pairs)
-    print(f"{len(pages)} written pages in {len(groups)} groups, {len(augmented)} augmented -> {out}")
+    added = Counter((p["label"], p["split"]) for p in pages[len(kept):])
+    print(f"{len(pages)} written pages ({len(pages) - len(kept)} new) in {len(groups)} groups, "
+          f"{len(augmented)} augmented -> {out}")
+    for (label, split), n in sorted(added.items()):
+        print(f"  new {label:12s} {split:5s} {n}")
 
 
 def write_card_stats(pages, augmented, groups, pairs) -> None:
