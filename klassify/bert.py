@@ -182,13 +182,20 @@ class BertInitiativeModel:
             windows.sort(key=lambda window: window[0])
         return per_doc
 
-    def predict_proba(self, texts, *, return_analyses: bool = False, max_windows: int | None = -1):
-        """Probabilities ``[N, 6]`` in :data:`ARTICLE_LABELS` order (analyses: token contributions, for evidence)."""
+    def prepare(self, texts) -> list[Tokenised]:
+        """Tokenisation (GIL-free), which the Classifier runs one batch ahead."""
+        return self.tokenise(texts)
+
+    def predict_proba(self, texts, *, return_analyses: bool = False, max_windows: int | None = -1, prepared=None):
+        """Probabilities ``[N, 6]`` in :data:`ARTICLE_LABELS` order (analyses: token contributions, for evidence).
+
+        ``prepared`` is :meth:`prepare`'s output for the same texts.
+        """
         texts = list(texts)
         if not texts:
             empty = np.zeros((0, len(self.labels)))
             return (empty, []) if return_analyses else empty
-        tokenised = self.tokenise(texts)
+        tokenised = prepared if prepared is not None else self.tokenise(texts)
         per_doc = self.token_states(tokenised, max_windows=max_windows)
         proba = self.proba_from_states(per_doc)
         if not return_analyses:

@@ -7,9 +7,11 @@ import csv
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from .labels import LABELS
+from .modeling import run_ahead
 
 OUTPUT_FIELDS = ("id", "label", "score", "is_article", "article_score", "secondary", "evidence", "title", "scores", "error")
 
@@ -104,10 +106,11 @@ def run_predict(args) -> int:
     records = iter_records(args.inputs, text_field=args.text_field, id_field=args.id_field, stdin_format=args.stdin_format)
     total = failed = skipped = 0
     with tqdm(disable=not show, unit="page", file=sys.stderr, desc="klassify") as bar:
-        for batch in batched(records, args.batch_size):
-            todo = [r for r in batch if r.id not in done]
+        # The next batch is read and tokenised in a background thread while this one is classified.
+        for batch, prepared in run_ahead(batched(records, args.batch_size), lambda b: prepare_records(clf, b, done)):
+            todo, read = prepared.result()
             skipped += len(batch) - len(todo)
-            rows = classify_records(clf, todo)
+            rows = classify_records(clf, todo, read)
             writer.write_rows(rows)
             total += len(rows)
             failed += sum(1 for r in rows if r["error"])
@@ -118,22 +121,49 @@ def run_predict(args) -> int:
     return 1 if total and failed == total else 0
 
 
-def classify_records(clf, records) -> list[dict]:
-    """One output row per record, in order; read and classify errors become the row's ``error``."""
+@dataclass
+class ReadRecords:
+    """Records read into pages: error rows for the records that could not be read, the pages of the
+    others with their positions, and the classifier's tokenisation of those pages (None if it failed)."""
+
+    rows: list
+    pages: list
+    positions: list[int]
+    prepared: object = None
+
+
+def prepare_records(clf, batch, done: set[str]):
+    """The records of ``batch`` not already ``done``, and them read and tokenised (never raises)."""
+    todo = [r for r in batch if r.id not in done]
+    read = read_records(todo)
+    try:
+        read.prepared = clf.prepare(read.pages)
+    except Exception:  # noqa: BLE001 - the classify step retries page by page and reports the bad page
+        read.prepared = None
+    return todo, read
+
+
+def read_records(records) -> ReadRecords:
     from .reading import PageReadError, read_page
 
-    rows: list[dict | None] = [None] * len(records)
-    pages, positions = [], []
+    read = ReadRecords([None] * len(records), [], [])
     for k, record in enumerate(records):
         if record.error:
-            rows[k] = error_row(record.id, record.error)
+            read.rows[k] = error_row(record.id, record.error)
             continue
         try:
-            pages.append(read_page(record.content, html=record.html))
-            positions.append(k)
+            read.pages.append(read_page(record.content, html=record.html))
+            read.positions.append(k)
         except PageReadError as e:
-            rows[k] = error_row(record.id, str(e))
-    for k, prediction in zip(positions, predict_isolated(clf, pages)):
+            read.rows[k] = error_row(record.id, str(e))
+    return read
+
+
+def classify_records(clf, records, read: ReadRecords | None = None) -> list[dict]:
+    """One output row per record, in order; read and classify errors become the row's ``error``."""
+    read = read if read is not None else read_records(records)
+    rows, pages, positions = read.rows, read.pages, read.positions
+    for k, prediction in zip(positions, predict_isolated(clf, pages, read.prepared)):
         if isinstance(prediction, Exception):
             rows[k] = error_row(records[k].id, f"classification failed: {type(prediction).__name__}: {prediction}")
         else:
@@ -141,9 +171,11 @@ def classify_records(clf, records) -> list[dict]:
     return rows
 
 
-def predict_isolated(clf, pages):
+def predict_isolated(clf, pages, prepared=None):
     """Predict a batch; if it fails, retry page by page so only the bad page gets an error."""
     try:
+        if prepared is not None:
+            return clf.predict_prepared(pages, prepared)
         return clf.predict_pages(pages, batch_size=max(len(pages), 1))
     except Exception:  # noqa: BLE001 - isolate the failing page below, then report it on its row
         out = []

@@ -115,32 +115,45 @@ class Classifier:
         return np.vstack([self._joint_scores(batch)[0] for batch in _batches(pages, batch_size)] or [np.zeros((0, 7))])
 
     def predict_pages(self, pages: list[Page], batch_size: int = 32, show_progress_bar: bool = False) -> list[Prediction]:
+        """Classify read pages. The slow tokenisation of the next batch runs in a background thread
+        while this one is classified (kiwi and the Rust tokenizer release the GIL), so both cores work."""
         from tqdm.auto import tqdm
 
         out: list[Prediction] = []
         with tqdm(total=len(pages), disable=not show_progress_bar, unit="page") as bar:
-            for batch in _batches(pages, batch_size):
-                out.extend(self._predict_batch(batch))
+            for batch, prepared in run_ahead(_batches(pages, batch_size), self.prepare):
+                out.extend(self.predict_prepared(batch, prepared.result()))
                 bar.update(len(batch))
         return out
 
-    def _joint_scores(self, pages: list[Page]):
+    def prepare(self, pages: list[Page]) -> "PreparedBatch":
+        """First half of prediction: the model's tokenisation of the pages that have a body."""
+        todo = [i for i, p in enumerate(pages) if p.body]
+        texts = [self.model.model_text(pages[i].title, pages[i].body) for i in todo]
+        return PreparedBatch(todo, texts, self.model.prepare(texts) if texts else [])
+
+    def predict_prepared(self, pages: list[Page], prepared: "PreparedBatch | None" = None) -> list[Prediction]:
+        """Second half: predictions for ``pages`` given :meth:`prepare`'s output for the same pages."""
+        return self._predict_batch(pages, prepared)
+
+    def _joint_scores(self, pages: list[Page], prepared: "PreparedBatch | None" = None):
         """→ (joint [N,7], article score [N], conditional initiative probabilities [N,6], analyses [N])."""
+        prepared = prepared if prepared is not None else self.prepare(pages)
         article = self.detector.article_score(feature_matrix(pages))
         conditional = np.zeros((len(pages), len(ARTICLE_LABELS)))
         analyses = [None] * len(pages)
-        todo = [i for i, p in enumerate(pages) if p.body]
+        todo = prepared.todo
         if todo:
-            texts = [self.model.model_text(pages[i].title, pages[i].body) for i in todo]
-            conditional[todo], found = self.model.predict_proba(texts, return_analyses=True)
+            conditional[todo], found = self.model.predict_proba(prepared.texts, return_analyses=True,
+                                                                prepared=prepared.tokens)
             for i, analysis in zip(todo, found):
                 analyses[i] = analysis
         conditional[[i for i, p in enumerate(pages) if not p.body], ARTICLE_LABELS.index("other")] = 1.0
         joint = np.hstack([article[:, None] * conditional, (1 - article)[:, None]])
         return joint, article, conditional, analyses
 
-    def _predict_batch(self, pages: list[Page]) -> list[Prediction]:
-        joint, article, conditional, analyses = self._joint_scores(pages)
+    def _predict_batch(self, pages: list[Page], prepared: "PreparedBatch | None" = None) -> list[Prediction]:
+        joint, article, conditional, analyses = self._joint_scores(pages, prepared)
         out = []
         for page, row, a, q, analysis in zip(pages, joint, article, conditional, analyses):
             is_article = bool(a >= self.article_threshold) and bool(page.body)
@@ -160,6 +173,38 @@ class Classifier:
                 title=page.title,
             ))
         return out
+
+
+@dataclass
+class PreparedBatch:
+    """What :meth:`Classifier.prepare` computed for a batch: which pages have a body, their model texts
+    and the model's tokens for them."""
+
+    todo: list[int]
+    texts: list[str]
+    tokens: list
+
+
+def run_ahead(items, work):
+    """Yield ``(item, future of work(item))``, with the next item's work already running in a thread.
+
+    Only one piece of work runs at a time, so it can use a shared tokenizer without racing itself.
+
+    >>> [(x, f.result()) for x, f in run_ahead([1, 2, 3], lambda x: x * 10)]
+    [(1, 10), (2, 20), (3, 30)]
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    end = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="klassify-prepare") as pool:
+        items = iter(items)
+        current = next(items, end)
+        pending = pool.submit(work, current) if current is not end else None
+        while current is not end:
+            upcoming = next(items, end)
+            following = pool.submit(work, upcoming) if upcoming is not end else None
+            yield current, pending
+            current, pending = upcoming, following
 
 
 def _is_single(inputs) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-from functools import lru_cache
 
 import numpy as np
 
@@ -19,19 +18,29 @@ from .labels import ARTICLE_LABELS
 CONTENT_TAGS = ("NNG", "NNP", "VV", "VA", "XR", "SL", "SH")
 
 _lock = threading.Lock()
+_tokenize_lock = threading.Lock()  # the Classifier tokenises the next batch in a background thread
+_kiwis: dict = {}
 
 
-@lru_cache(maxsize=4)
 def shared_kiwi(num_workers: int = -1):
-    """One ``Kiwi`` per worker count, built once per process (loading its model takes ~1 s).
+    """One ``Kiwi`` per worker count, built once per process and ready to use (~1 s).
 
     The typo and multi-word dictionaries are left out: they cost ~170 MB of memory and did not change
     the morphemes of our pages (checked on 300 labeled pages).
     """
-    from kiwipiepy import Kiwi
-
     with _lock:
-        return Kiwi(num_workers=num_workers, load_typo_dict=False, load_multi_dict=False)
+        if num_workers not in _kiwis:
+            from kiwipiepy import Kiwi
+
+            kiwi = Kiwi(num_workers=num_workers, load_typo_dict=False, load_multi_dict=False)
+            kiwi.tokenize("청렴")  # kiwi loads its language model on first use: do it now (~0.5 s)
+            _kiwis[num_workers] = kiwi
+        return _kiwis[num_workers]
+
+
+def warm_up_kiwi(num_workers: int = -1) -> None:
+    """Build the shared ``Kiwi`` in a background thread, so it loads while the first pages are read."""
+    threading.Thread(target=shared_kiwi, args=(num_workers,), name="klassify-kiwi", daemon=True).start()
 
 
 class KiwiMorphemes:
@@ -62,8 +71,9 @@ class KiwiMorphemes:
         if not clipped:
             return []
         kiwi = shared_kiwi(self.num_workers)
-        # kiwi refuses batch input in single-thread mode (e.g. on a one-core machine).
-        results = kiwi.tokenize(clipped) if kiwi.num_workers > 1 else [kiwi.tokenize(t) for t in clipped]
+        with _tokenize_lock:
+            # kiwi refuses batch input in single-thread mode (e.g. on a one-core machine).
+            results = list(kiwi.tokenize(clipped)) if kiwi.num_workers > 1 else [kiwi.tokenize(t) for t in clipped]
         out = []
         for text, tokens in zip(clipped, results):
             first_line_end = text.find("\n") if self.mark_first_line else -1
@@ -148,10 +158,15 @@ class TfidfInitiativeModel:
         """What the model reads: title, then body, clipped (char n-grams of the lead carry the topic)."""
         return (title_prefix(title, body) + body)[:max_chars]
 
-    def predict_proba(self, texts, *, return_analyses: bool = False):
+    def prepare(self, texts) -> list:
+        """The slow, GIL-free part of prediction (kiwi), which the Classifier runs one batch ahead."""
+        return self.morphemes.analyze(list(texts))
+
+    def predict_proba(self, texts, *, return_analyses: bool = False, prepared=None):
         """Calibrated probabilities ``[N, 6]`` in :data:`ARTICLE_LABELS` order.
 
-        With ``return_analyses=True`` also returns each text's morphemes, for :meth:`evidence`.
+        With ``return_analyses=True`` also returns each text's morphemes, for :meth:`evidence`;
+        ``prepared`` is :meth:`prepare`'s output for the same texts.
         """
         from scipy.sparse import hstack
 
@@ -159,7 +174,7 @@ class TfidfInitiativeModel:
         if not texts:
             empty = np.zeros((0, len(self.labels)))
             return (empty, []) if return_analyses else empty
-        analyses = self.morphemes.analyze(texts)
+        analyses = prepared if prepared is not None else self.prepare(texts)
         morph = self.morph_vectorizer.transform([" ".join(term for term, _ in a) for a in analyses])
         features = hstack([morph, self.char_vectorizer.transform(texts)]).tocsr()
         decision = features @ self.coef.T + self.intercept
@@ -227,6 +242,7 @@ class TfidfInitiativeModel:
             a = {k: arrays[k] for k in arrays.files}
         morphemes = KiwiMorphemes(tags=tuple(meta["morphemes"]["tags"]), max_chars=meta["morphemes"]["max_chars"],
                                   mark_first_line=meta["morphemes"]["mark_first_line"])
+        warm_up_kiwi(morphemes.num_workers)
         return cls(
             morphemes,
             _vectorizer_from_state(meta["morph_vectorizer"], a["morph_idf"]),

@@ -137,3 +137,31 @@ def test_table_format(tiny_model, tmp_path, capsys):
     page.write_text(EDU, encoding="utf-8")
     code, out, _ = run(["predict", str(page), "--format", "table", "--model", str(tiny_model[0])], capsys)
     assert code == 0 and "p.txt" in out and "evidence" in out
+
+
+def test_a_page_that_breaks_the_model_fails_alone_across_batches(tiny_model, tmp_path, capsys, monkeypatch):
+    """The next batch is tokenised in a background thread; a failure there must still cost only its page."""
+    from klassify.tfidf import TfidfInitiativeModel
+
+    real_prepare = TfidfInitiativeModel.prepare
+
+    def prepare(self, texts):
+        texts = list(texts)
+        if any("독약" in t for t in texts):
+            raise RuntimeError("tokeniser exploded")
+        return real_prepare(self, texts)
+
+    monkeypatch.setattr(TfidfInitiativeModel, "prepare", prepare)
+    src = tmp_path / "in.jsonl"
+    ids = [f"p{i}" for i in range(7)]
+    texts = [EDU + (" 독약" if i == 4 else "") for i in range(7)]
+    src.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n" for i, t in zip(ids, texts)),
+                   encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    code, _, _ = run(["predict", str(src), "-o", str(out), "--model", str(tiny_model[0]), "--batch-size", "3"], capsys)
+    rows = read_jsonl(out)
+    assert code == 0
+    assert [r["id"] for r in rows] == ids
+    assert [bool(r["error"]) for r in rows] == [i == 4 for i in range(7)]
+    assert "tokeniser exploded" in rows[4]["error"]
+    assert all(r["label"] == rows[0]["label"] for k, r in enumerate(rows) if k != 4)
