@@ -335,7 +335,14 @@ def main(*args: str) -> None:
     staging_dirs = [a for a in args if a != "--rebuild"] or ["data/staging"]
     files = sorted(f for d in staging_dirs for f in Path(d).glob("*/*.txt"))
     kept = [] if rebuild else existing_pages(HERE / "labeled" / "written.jsonl")
-    pages = kept + [parse_page(f) for f in files]
+    known = {p["id"]: p for p in kept}
+    staged = [parse_page(f) for f in files]
+    for page in staged:
+        if page["id"] in known and known[page["id"]]["text"] != page["text"]:
+            raise SystemExit(f"{page['id']}: already in written.jsonl with a different text; rename the file")
+    pages = kept + [p for p in staged if p["id"] not in known]
+    if len(pages) - len(kept) < len(staged):
+        print(f"{len(staged) - (len(pages) - len(kept))} staged pages are already in written.jsonl: skipped")
     ids = [p["id"] for p in pages]
     assert len(ids) == len(set(ids)), "duplicate ids"
     pairs = list(near_duplicate_pairs([p["text"] for p in pages]))
