@@ -27,6 +27,8 @@ def parse_args(argv=None) -> TrainingArguments:
     p.add_argument("--c-grid", default=",".join(map(str, defaults.c_grid)), help="SVM C values tried on dev")
     p.add_argument("--morpheme-chars", type=int, default=defaults.morpheme_chars,
                    help="characters of each text analysed by kiwi (speed/accuracy trade-off)")
+    p.add_argument("--lead-chars", type=int, default=defaults.lead_chars,
+                   help="tfidf: morphemes of the body's first N characters also count as lead features (0: off)")
     p.add_argument("--no-augmented", action="store_true", help="ignore augmented training rows")
     p.add_argument("--seeds-dir", default=None, help="seed pages to report on (default: ../shared/seeds)")
     bert = p.add_argument_group("--model bert")
@@ -56,7 +58,7 @@ def parse_args(argv=None) -> TrainingArguments:
     return TrainingArguments(
         model=a.model, data=a.data, out=a.out, seed=a.seed, news_negatives=a.news_negatives, news_path=a.news_path,
         news_as_other=a.news_as_other,
-        c_grid=tuple(float(c) for c in a.c_grid.split(",")), morpheme_chars=a.morpheme_chars,
+        c_grid=tuple(float(c) for c in a.c_grid.split(",")), morpheme_chars=a.morpheme_chars, lead_chars=a.lead_chars,
         include_augmented=not a.no_augmented, seeds_dir=a.seeds_dir, quiet=a.quiet,
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,

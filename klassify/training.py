@@ -23,11 +23,13 @@ from .tfidf import CONTENT_TAGS, KiwiMorphemes
 class KiwiMorphemesStep(BaseEstimator, TransformerMixin):
     """:class:`~klassify.tfidf.KiwiMorphemes` as a scikit-learn pipeline step (training only)."""
 
-    def __init__(self, tags=CONTENT_TAGS, max_chars: int = 1500, num_workers: int = -1, mark_first_line: bool = True):
+    def __init__(self, tags=CONTENT_TAGS, max_chars: int = 1500, num_workers: int = -1, mark_first_line: bool = True,
+                 lead_chars: int = 0):
         self.tags = tags
         self.max_chars = max_chars
         self.num_workers = num_workers
         self.mark_first_line = mark_first_line
+        self.lead_chars = lead_chars
 
     def fit(self, texts, y=None):
         return self
@@ -36,7 +38,7 @@ class KiwiMorphemesStep(BaseEstimator, TransformerMixin):
         return KiwiMorphemes(**self.get_params()).transform(texts)
 
 
-def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, random_state: int = 0):
+def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, lead_chars: int = 0, random_state: int = 0):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion, Pipeline
@@ -44,7 +46,7 @@ def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, random_state: int =
 
     morphemes = Pipeline(
         [
-            ("kiwi", KiwiMorphemesStep(max_chars=max_chars)),
+            ("kiwi", KiwiMorphemesStep(max_chars=max_chars, lead_chars=lead_chars)),
             ("tfidf", TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2), sublinear_tf=True,
                                       min_df=2, max_features=30_000, dtype=np.float32)),
         ]
@@ -79,6 +81,10 @@ class TrainingArguments:
     news_path: str | None = None
     c_grid: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
     morpheme_chars: int = 1500  # kiwi reads this many characters of each text
+    # Morphemes of the body's first N characters become separate lead features ("L:"), so the lead
+    # weighs apart from background paragraphs. Dev macro-F1 (corpus v2): 0 → 0.940, 100 → 0.951,
+    # 200 → 0.951, 300 → 0.947, 400 → 0.947; 100 and 200 tie, 100 has the lower dev log-loss.
+    lead_chars: int = 100
     include_augmented: bool = True
     seeds_dir: str | None = None  # real seed pages to report on (skipped when absent)
     # --model bert
@@ -205,7 +211,8 @@ def fit_initiative_model(args, train_rows, train_pages, dev_rows, dev_pages, det
     keep = [i for i, r in enumerate(train_rows) if r["label"] != NOT_ARTICLE and train_pages[i].body]
     texts = [TfidfInitiativeModel.model_text(train_pages[i].title, train_pages[i].body) for i in keep]
     labels = [train_rows[i]["label"] for i in keep]
-    pipeline = build_pipeline(C=args.c_grid[0], max_chars=args.morpheme_chars, random_state=args.seed)
+    pipeline = build_pipeline(C=args.c_grid[0], max_chars=args.morpheme_chars, lead_chars=args.lead_chars,
+                              random_state=args.seed)
     features = pipeline.named_steps["features"]
     x_train = features.fit_transform(texts)
     classifier_template = pipeline.named_steps["classifier"]
