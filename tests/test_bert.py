@@ -227,9 +227,7 @@ def shipped_bert(base_dir):
     return Classifier.load(Path(__file__).resolve().parent.parent / "models" / "bert")
 
 
-SHIPPED_SEED_KEYS = ["000", "001", "002", "003", pytest.param("004", marks=pytest.mark.xfail(
-    strict=True, reason="known miss of the encoder: an `other` page (반부패·청렴 특별추진단 회의) is called `declaration` "
-                        "(0.97); the TF-IDF model gets it right"))]
+SHIPPED_SEED_KEYS = ["000", "001", "002", "003", "004"]
 
 
 @pytest.mark.parametrize("key", SHIPPED_SEED_KEYS)
