@@ -116,6 +116,15 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def title_terms(morphemes: str) -> str:
+    """The headline's morphemes (``T:`` terms) of a :class:`KiwiMorphemes` output string.
+
+    >>> title_terms("T:청렴/NNG T:서약/NNG L:교육/NNG 교육/NNG")
+    'T:청렴/NNG T:서약/NNG'
+    """
+    return " ".join(t for t in morphemes.split() if t.startswith("T:"))
+
+
 def title_prefix(title: str | None, body: str) -> str:
     """The title line put in front of the body, unless the body already starts with it."""
     return f"{title}\n" if title and title not in body[:300] else ""
@@ -134,11 +143,13 @@ class TfidfInitiativeModel:
     FILES = ("initiative.json", "initiative.npz")
 
     def __init__(self, morphemes: KiwiMorphemes, morph_vectorizer, char_vectorizer, coef, intercept, calib_a, calib_b,
-                 classes):
+                 classes, title_vectorizer=None):
         self.morphemes = morphemes
         self.morph_vectorizer = morph_vectorizer
         self.char_vectorizer = char_vectorizer
-        self.coef = np.asarray(coef, dtype=np.float32)  # [classes, morph features + char features]
+        # headline morphemes as a block of their own, normalised on their own (None in older models)
+        self.title_vectorizer = title_vectorizer
+        self.coef = np.asarray(coef, dtype=np.float32)  # [classes, morph + char (+ title) features]
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.calib_a = np.asarray(calib_a, dtype=np.float64)
         self.calib_b = np.asarray(calib_b, dtype=np.float64)
@@ -152,6 +163,7 @@ class TfidfInitiativeModel:
         union = pipeline.named_steps["features"]
         morph = union.transformer_list[0][1]
         morph_tfidf, char_tfidf = morph.named_steps["tfidf"], union.transformer_list[1][1]
+        title_tfidf = union.transformer_list[2][1].named_steps["tfidf"] if len(union.transformer_list) > 2 else None
         calibrated = pipeline.named_steps["classifier"].calibrated_classifiers_
         if len(calibrated) != 1:
             raise ValueError("expected CalibratedClassifierCV(ensemble=False)")
@@ -163,6 +175,7 @@ class TfidfInitiativeModel:
             svm.coef_, svm.intercept_,
             [c.a_ for c in calibrated[0].calibrators], [c.b_ for c in calibrated[0].calibrators],
             pipeline.classes_,
+            _vectorizer_from_state(_vectorizer_state(title_tfidf), title_tfidf.idf_) if title_tfidf else None,
         )
 
     @staticmethod
@@ -187,8 +200,11 @@ class TfidfInitiativeModel:
             empty = np.zeros((0, len(self.labels)))
             return (empty, []) if return_analyses else empty
         analyses = prepared if prepared is not None else self.prepare(texts)
-        morph = self.morph_vectorizer.transform([" ".join(term for term, _ in a) for a in analyses])
-        features = hstack([morph, self.char_vectorizer.transform(texts)]).tocsr()
+        blocks = [self.morph_vectorizer.transform([" ".join(term for term, _ in a) for a in analyses]),
+                  self.char_vectorizer.transform(texts)]
+        if self.title_vectorizer is not None:
+            blocks.append(self.title_vectorizer.transform([title_terms(" ".join(t for t, _ in a)) for a in analyses]))
+        features = hstack(blocks).tocsr()
         decision = features @ self.coef.T + self.intercept
         # scikit-learn's sigmoid calibration, one-vs-rest, then normalised (as CalibratedClassifierCV does)
         proba = 1.0 / (1.0 + np.exp(self.calib_a * decision + self.calib_b))
@@ -237,10 +253,14 @@ class TfidfInitiativeModel:
             "morph_vectorizer": self.morph_vectorizer.state(),
             "char_vectorizer": self.char_vectorizer.state(),
         }
+        extra = {}
+        if self.title_vectorizer is not None:
+            meta["title_vectorizer"] = self.title_vectorizer.state()
+            extra["title_idf"] = self.title_vectorizer.idf
         (directory / self.FILES[0]).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         np.savez_compressed(
             directory / self.FILES[1], coef=self.coef, intercept=self.intercept, calib_a=self.calib_a,
-            calib_b=self.calib_b, morph_idf=self.morph_vectorizer.idf, char_idf=self.char_vectorizer.idf,
+            calib_b=self.calib_b, morph_idf=self.morph_vectorizer.idf, char_idf=self.char_vectorizer.idf, **extra,
         )
         return list(self.FILES)
 
@@ -261,6 +281,7 @@ class TfidfInitiativeModel:
             _vectorizer_from_state(meta["morph_vectorizer"], a["morph_idf"]),
             _vectorizer_from_state(meta["char_vectorizer"], a["char_idf"]),
             a["coef"], a["intercept"], a["calib_a"], a["calib_b"], meta["classes"],
+            _vectorizer_from_state(meta["title_vectorizer"], a["title_idf"]) if "title_vectorizer" in meta else None,
         )
 
 

@@ -17,7 +17,7 @@ from .evaluation import classification_metrics, evaluate, format_metrics, write_
 from .labels import ARTICLE_LABELS, INITIATIVES, NOT_ARTICLE
 from .modeling import Classifier
 from .reading import read_page
-from .tfidf import CONTENT_TAGS, KiwiMorphemes
+from .tfidf import CONTENT_TAGS, KiwiMorphemes, title_terms
 
 
 class KiwiMorphemesStep(BaseEstimator, TransformerMixin):
@@ -42,6 +42,7 @@ def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, lead_chars: int = 0
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.preprocessing import FunctionTransformer
     from sklearn.svm import LinearSVC
 
     morphemes = Pipeline(
@@ -53,10 +54,19 @@ def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, lead_chars: int = 0
     )
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2, max_features=50_000,
                             dtype=np.float32)
+    # The headline's morphemes once more, normalised on their own, so their weight does not shrink as the
+    # body grows (LABELING.md rule 1: a headline that names an initiative decides).
+    title = Pipeline(
+        [
+            ("kiwi", KiwiMorphemesStep(max_chars=max_chars, lead_chars=lead_chars)),
+            ("title", FunctionTransformer(lambda docs: [title_terms(d) for d in docs])),
+            ("tfidf", TfidfVectorizer(token_pattern=r"\S+", lowercase=False, sublinear_tf=True, min_df=2, dtype=np.float32)),
+        ]
+    )
     svm = LinearSVC(C=C, class_weight="balanced", random_state=random_state)
     return Pipeline(
         [
-            ("features", FeatureUnion([("morphemes", morphemes), ("chars", chars)])),
+            ("features", FeatureUnion([("morphemes", morphemes), ("chars", chars), ("title", title)])),
             # ensemble=False: one SVM on all training data, calibrated on 5-fold out-of-fold scores
             # (a fifth of the artifact size of keeping all five fold models).
             ("classifier", CalibratedClassifierCV(svm, method="sigmoid", cv=5, ensemble=False)),
