@@ -163,3 +163,24 @@ def test_prediction_does_not_import_scikit_learn(tmp_path):
             "print(any(m == 'sklearn' or m.startswith('sklearn.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_model_files_without_the_headline_block_still_load_and_predict(tiny_model, tmp_path):
+    """Models written before the headline block (two feature blocks, no lead features) keep working."""
+    from klassify.tfidf import TfidfInitiativeModel
+
+    model = TfidfInitiativeModel.load(tiny_model[0])
+    assert model.title_vectorizer is not None and model.morphemes.lead_chars == 100
+    model.save(tmp_path)
+    meta = json.loads((tmp_path / "initiative.json").read_text(encoding="utf-8"))
+    del meta["title_vectorizer"], meta["morphemes"]["lead_chars"]
+    (tmp_path / "initiative.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    with np.load(tmp_path / "initiative.npz") as arrays:
+        a = {k: arrays[k] for k in arrays.files if k != "title_idf"}
+    a["coef"] = a["coef"][:, : len(a["morph_idf"]) + len(a["char_idf"])]
+    np.savez(tmp_path / "initiative.npz", **a)
+
+    old = TfidfInitiativeModel.load(tmp_path)
+    assert old.title_vectorizer is None and old.morphemes.lead_chars == 0
+    proba = old.predict_proba([EDU])
+    assert proba.shape == (1, 6) and np.isclose(proba.sum(), 1.0)
