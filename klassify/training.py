@@ -20,22 +20,12 @@ from .reading import read_page
 from .tfidf import CONTENT_TAGS, KiwiMorphemes, title_terms
 
 
-class KiwiMorphemesStep(BaseEstimator, TransformerMixin):
-    """:class:`~klassify.tfidf.KiwiMorphemes` as a scikit-learn pipeline step (training only)."""
-
-    def __init__(self, tags=CONTENT_TAGS, max_chars: int = 1500, num_workers: int = -1, mark_first_line: bool = True,
-                 lead_chars: int = 0):
-        self.tags = tags
-        self.max_chars = max_chars
-        self.num_workers = num_workers
-        self.mark_first_line = mark_first_line
-        self.lead_chars = lead_chars
+class KiwiMorphemesStep(TransformerMixin, BaseEstimator, KiwiMorphemes):
+    """:class:`~klassify.tfidf.KiwiMorphemes` as a scikit-learn pipeline step (training only): same
+    parameters and ``transform``, plus the estimator API."""
 
     def fit(self, texts, y=None):
         return self
-
-    def transform(self, texts):
-        return KiwiMorphemes(**self.get_params()).transform(texts)
 
 
 def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, lead_chars: int = 0, random_state: int = 0):
