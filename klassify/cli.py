@@ -159,9 +159,8 @@ def read_records(records) -> ReadRecords:
     return read
 
 
-def classify_records(clf, records, read: ReadRecords | None = None) -> list[dict]:
+def classify_records(clf, records, read: ReadRecords) -> list[dict]:
     """One output row per record, in order; read and classify errors become the row's ``error``."""
-    read = read if read is not None else read_records(records)
     rows, pages, positions = read.rows, read.pages, read.positions
     for k, prediction in zip(positions, predict_isolated(clf, pages, read.prepared)):
         if isinstance(prediction, Exception):

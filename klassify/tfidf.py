@@ -200,10 +200,10 @@ class TfidfInitiativeModel:
             empty = np.zeros((0, len(self.labels)))
             return (empty, []) if return_analyses else empty
         analyses = prepared if prepared is not None else self.prepare(texts)
-        blocks = [self.morph_vectorizer.transform([" ".join(term for term, _ in a) for a in analyses]),
-                  self.char_vectorizer.transform(texts)]
+        docs = [" ".join(term for term, _ in a) for a in analyses]
+        blocks = [self.morph_vectorizer.transform(docs), self.char_vectorizer.transform(texts)]
         if self.title_vectorizer is not None:
-            blocks.append(self.title_vectorizer.transform([title_terms(" ".join(t for t, _ in a)) for a in analyses]))
+            blocks.append(self.title_vectorizer.transform([title_terms(d) for d in docs]))
         features = hstack(blocks).tocsr()
         decision = features @ self.coef.T + self.intercept
         # scikit-learn's sigmoid calibration, one-vs-rest, then normalised (as CalibratedClassifierCV does)
