@@ -50,6 +50,8 @@ def parse_args(argv=None) -> TrainingArguments:
     bert.add_argument("--lora-rank", type=int, default=defaults.lora_rank)
     bert.add_argument("--backend", choices=["onnx", "torch"], default=defaults.backend,
                       help="how the saved model runs by default: int8 ONNX Runtime or fp32 torch")
+    bert.add_argument("--device", default=defaults.device,
+                      help="where the encoder trains: auto (a CUDA GPU if torch sees one, else the CPU), cpu or cuda")
     bert.add_argument("--vocab-news", type=int, default=defaults.vocab_news,
                       help="real news articles (from ../shared, if present) whose pieces the pruned vocabulary keeps")
     bert.add_argument("--max-train-pages", type=int, default=None, help="use only the first N training pages (smoke runs)")
@@ -62,7 +64,7 @@ def parse_args(argv=None) -> TrainingArguments:
         include_augmented=not a.no_augmented, seeds_dir=a.seeds_dir, quiet=a.quiet,
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,
-        batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, backend=a.backend, vocab_news=a.vocab_news,
+        batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, backend=a.backend, device=a.device, vocab_news=a.vocab_news,
         max_train_pages=a.max_train_pages,
     )
 

@@ -107,14 +107,14 @@ def in_subprocess(args: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def cli_run(texts: list[str], model: str | None) -> tuple[float, float]:
+def cli_run(texts: list[str], model: str | None, extra: tuple[str, ...] = ()) -> tuple[float, float]:
     """(seconds, peak RSS MB) of `klassify predict` over a JSONL of the pages, start-up included."""
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "pages.jsonl"
         src.write_text("".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)),
                        encoding="utf-8")
         cmd = [sys.executable, "-m", "klassify", "predict", str(src), "-o", str(Path(tmp) / "out.jsonl"), "--no-progress"]
-        cmd += ["--model", model] if model else []
+        cmd += (["--model", model] if model else []) + list(extra)
         cmd = ["/usr/bin/time", "-f", "%M"] + cmd if Path("/usr/bin/time").exists() else cmd
         start = time.perf_counter()
         done = subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

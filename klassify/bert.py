@@ -103,20 +103,35 @@ def pad_batch(sequences: list[list[int]], pad: int = 1) -> tuple[np.ndarray, np.
 # --- encoders (token states) ------------------------------------------------------------------
 
 
+def torch_device(name: str | None = "auto"):
+    """``"auto"``/``None`` → the GPU when torch sees one, else the CPU; ``"cpu"``, ``"cuda"``, ``"cuda:1"`` as given."""
+    import torch
+
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} was asked for, but this torch build sees no CUDA GPU "
+                         f"(torch {torch.__version__}); use --device cpu")
+    return device
+
+
 class TorchEncoder:
-    """fp32 torch encoder: ``(ids, mask) → token states [B, L, H]``."""
+    """fp32 torch encoder (on the device its weights are on): ``(ids, mask) → token states [B, L, H]``."""
 
     name = "torch"
 
     def __init__(self, bert):
         self.bert = bert.eval()
+        self.device = next(bert.parameters()).device
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            out = self.bert(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
-        return out.last_hidden_state.numpy()
+            out = self.bert(input_ids=torch.from_numpy(ids).to(self.device),
+                            attention_mask=torch.from_numpy(mask).to(self.device))
+        return out.last_hidden_state.float().cpu().numpy()
 
 
 class OnnxEncoder:
@@ -252,7 +267,11 @@ class BertInitiativeModel:
         return list(self.FILES)
 
     @classmethod
-    def load(cls, directory, *, backend: str | None = None) -> "BertInitiativeModel":
+    def load(cls, directory, *, backend: str | None = None, device: str | None = None) -> "BertInitiativeModel":
+        """``backend``: ``"onnx"`` (int8, CPU) or ``"torch"``; ``device`` (torch only): ``"cpu"``, ``"cuda"``, ``"auto"``.
+
+        Naming a GPU device without a backend selects torch, since the int8 graph runs on the CPU.
+        """
         from safetensors.numpy import load_file
 
         directory = Path(directory)
@@ -260,6 +279,8 @@ class BertInitiativeModel:
         settings = EncoderSettings(**meta["settings"])
         if backend:
             settings.backend = backend
+        elif device not in (None, "auto", "cpu"):
+            settings.backend = "torch"
         with np.load(directory / cls.FILES[1], allow_pickle=False) as arrays:
             kept_ids, head_weight, head_bias = arrays["kept_ids"], arrays["head_weight"], arrays["head_bias"]
         adapter = load_file(str(directory / cls.FILES[2]))
@@ -269,8 +290,11 @@ class BertInitiativeModel:
         if settings.backend == "onnx":
             encoder = onnx_encoder(lambda: build_encoder(settings, kept_ids, adapter), fingerprint)
         if encoder is None:
-            encoder = TorchEncoder(build_encoder(settings, kept_ids, adapter))
-        return cls(tokenizer, encoder, head_weight, head_bias, settings, kept_ids, adapter_state=adapter)
+            encoder = TorchEncoder(build_encoder(settings, kept_ids, adapter).to(torch_device(device)))
+        # Windows per encoder call: small batches are fastest on a CPU (see __init__), a GPU wants many.
+        on_gpu = isinstance(encoder, TorchEncoder) and encoder.device.type != "cpu"
+        return cls(tokenizer, encoder, head_weight, head_bias, settings, kept_ids, adapter_state=adapter,
+                   batch_size=64 if on_gpu else 8)
 
 
 class TokenAnalysis:

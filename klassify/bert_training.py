@@ -21,6 +21,7 @@ from .bert import (
     build_tokenizer,
     load_base_bert,
     tokenise,
+    torch_device,
     trainable_module,
 )
 from .evaluation import classification_metrics
@@ -66,6 +67,7 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(max(os.cpu_count() or 1, 1))
+    device = torch_device(args.device)
     settings = settings_from_args(args)
     started = time.time()
     keep = [i for i, r in enumerate(train_rows) if r["label"] != NOT_ARTICLE and train_pages[i].body]
@@ -77,18 +79,19 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
     kept_ids, tokenizer = prune(settings, [*texts, *vocab_texts])
     log(f"vocabulary pruned to {len(kept_ids):,} pieces ({time.time() - started:.0f} s)")
     bert = load_base_bert(settings.base_model, settings.layers, kept_ids)
+    model = trainable_module(bert, len(ARTICLE_LABELS), settings).to(device)
     # Full fine-tuning saves deltas from these; LoRA leaves the base weights untouched and needs no copy.
     base_layers = {k: v.detach().clone() for k, v in bert.named_parameters()
                    if settings.tuning == "full" and not k.startswith("embeddings.")}
-    model = trainable_module(bert, len(ARTICLE_LABELS), settings)
     head = model.head if settings.tuning == "full" else model.base_model.model.head.modules_to_save["default"]
     trainable = [p for p in model.parameters() if p.requires_grad]
     what = "all layer weights" if settings.tuning == "full" else f"LoRA r={settings.lora_rank}"
-    log(f"encoder: {settings.layers} layers, {sum(p.numel() for p in trainable):,} trainable parameters ({what} + head)")
+    log(f"encoder: {settings.layers} layers, {sum(p.numel() for p in trainable):,} trainable parameters ({what} + head), "
+        f"on {device}")
 
     tokenised = tokenise(tokenizer, texts)
     counts = np.bincount(y, minlength=len(ARTICLE_LABELS)).astype(float)
-    class_weight = torch.tensor(len(y) / (len(ARTICLE_LABELS) * np.maximum(counts, 1)), dtype=torch.float32)
+    class_weight = torch.tensor(len(y) / (len(ARTICLE_LABELS) * np.maximum(counts, 1)), dtype=torch.float32, device=device)
     steps_per_epoch = int(np.ceil(len(keep) / args.batch_size))
     optimizer = torch.optim.AdamW(trainable, lr=args.learning_rate, weight_decay=0.01)
     total_steps = steps_per_epoch * args.epochs
@@ -104,7 +107,7 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
         losses = []
         for batch in np.array_split(rng.permutation(len(keep)), steps_per_epoch):
             logits = document_logits(model, head, [tokenised[i] for i in batch], settings, args.train_windows)
-            loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y[batch]), weight=class_weight)
+            loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y[batch], device=device), weight=class_weight)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -173,21 +176,22 @@ def document_logits(model, head, docs, settings: EncoderSettings, max_windows):
 
     from .bert import make_windows, pad_batch
 
+    device = head.weight.device
     windows = make_windows(docs, settings, max_windows=max_windows)
-    ids, mask = pad_batch([w[2] for w in windows], settings.pad_id)
-    states = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
-    m = torch.from_numpy(mask).unsqueeze(-1).to(states.dtype)
+    ids, mask = (torch.from_numpy(a).to(device) for a in pad_batch([w[2] for w in windows], settings.pad_id))
+    states = model(input_ids=ids, attention_mask=mask)
+    m = mask.unsqueeze(-1).to(states.dtype)
     sums = (states * m).sum(dim=1)
-    doc_index = torch.tensor([w[0] for w in windows])
-    doc_sum = torch.zeros(len(docs), states.shape[-1]).index_add(0, doc_index, sums)
-    doc_count = torch.zeros(len(docs)).index_add(0, doc_index, m.sum(dim=(1, 2)))
+    doc_index = torch.tensor([w[0] for w in windows], device=device)
+    doc_sum = torch.zeros(len(docs), states.shape[-1], device=device).index_add(0, doc_index, sums)
+    doc_count = torch.zeros(len(docs), device=device).index_add(0, doc_index, m.sum(dim=(1, 2)))
     return head(doc_sum / doc_count.unsqueeze(-1))
 
 
 def snapshot(model, head, tokenizer, settings, kept_ids, batch_size, base_layers) -> BertInitiativeModel:
     """A frozen copy of the current weights as an initiative model (torch, LoRA unmerged) plus its saved state."""
     if settings.tuning == "full":
-        state = {DELTA_PREFIX + k: (v.detach() - base_layers[k]).numpy().astype(np.float16)
+        state = {DELTA_PREFIX + k: (v.detach() - base_layers[k]).cpu().numpy().astype(np.float16)
                  for k, v in model.encoder.named_parameters() if k in base_layers}
         encoder = TorchEncoder(copy.deepcopy(model.encoder).eval())
     else:
@@ -195,8 +199,10 @@ def snapshot(model, head, tokenizer, settings, kept_ids, batch_size, base_layers
 
         state = {k: v.detach().cpu().numpy().copy() for k, v in get_peft_model_state_dict(model).items()}
         encoder = TorchEncoder(copy.deepcopy(model.base_model.model.encoder).eval())
-    return BertInitiativeModel(tokenizer, encoder, head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy(),
-                               settings, kept_ids, adapter_state=state, batch_size=batch_size)
+    on_gpu = encoder.device.type != "cpu"
+    return BertInitiativeModel(tokenizer, encoder, head.weight.detach().cpu().numpy().copy(),
+                               head.bias.detach().cpu().numpy().copy(), settings, kept_ids, adapter_state=state,
+                               batch_size=64 if on_gpu else batch_size)
 
 
 def pruning_agreement(model: BertInitiativeModel, texts) -> dict:

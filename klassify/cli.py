@@ -73,6 +73,8 @@ def add_model_args(p):
     p.add_argument("--trust-model", action="store_true", help="load a model even if its manifest checks fail")
     p.add_argument("--backend", choices=["onnx", "torch"], default=None,
                    help="encoder models only: int8 ONNX Runtime or fp32 torch (default: the one stored with the model)")
+    p.add_argument("--device", default=None,
+                   help="encoder models only: where torch runs them, cpu, cuda or auto (a GPU implies --backend torch)")
 
 
 def load_classifier(args):
@@ -80,8 +82,8 @@ def load_classifier(args):
     from .modeling import Classifier
 
     try:
-        return Classifier.load(args.model, trust=args.trust_model, backend=args.backend)
-    except ModelLoadError as e:
+        return Classifier.load(args.model, trust=args.trust_model, backend=args.backend, device=args.device)
+    except (ModelLoadError, ValueError) as e:
         raise UsageError(str(e)) from e
 
 

