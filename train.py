@@ -25,8 +25,12 @@ def parse_args(argv=None) -> TrainingArguments:
     p.add_argument("--news-as-other", action="store_true", help="also train the initiative model on them as `other`")
     p.add_argument("--news-path", default=None, help="news JSONL.gz (default: ../shared/corpora/news_ko.jsonl.gz)")
     p.add_argument("--c-grid", default=",".join(map(str, defaults.c_grid)), help="SVM C values tried on dev")
+    p.add_argument("--title-weights", default=",".join(map(str, defaults.title_weights)),
+                   help="tfidf: weights of the headline block tried on dev (with each C; the first wins ties)")
     p.add_argument("--morpheme-chars", type=int, default=defaults.morpheme_chars,
                    help="characters of each text analysed by kiwi (speed/accuracy trade-off)")
+    p.add_argument("--kiwi-default-dict", action=argparse.BooleanOptionalAction, default=defaults.kiwi_default_dict,
+                   help="tfidf: analyse with kiwi's default user dictionary (off by default: it doubles kiwi's load time)")
     p.add_argument("--lead-chars", type=int, default=defaults.lead_chars,
                    help="tfidf: morphemes of the body's first N characters also count as lead features (0: off)")
     p.add_argument("--no-augmented", action="store_true", help="ignore augmented training rows")
@@ -60,7 +64,9 @@ def parse_args(argv=None) -> TrainingArguments:
     return TrainingArguments(
         model=a.model, data=a.data, out=a.out, seed=a.seed, news_negatives=a.news_negatives, news_path=a.news_path,
         news_as_other=a.news_as_other,
-        c_grid=tuple(float(c) for c in a.c_grid.split(",")), morpheme_chars=a.morpheme_chars, lead_chars=a.lead_chars,
+        c_grid=tuple(float(c) for c in a.c_grid.split(",")),
+        title_weights=tuple(float(w) for w in a.title_weights.split(",")), morpheme_chars=a.morpheme_chars, lead_chars=a.lead_chars,
+        kiwi_default_dict=a.kiwi_default_dict,
         include_augmented=not a.no_augmented, seeds_dir=a.seeds_dir, quiet=a.quiet,
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,

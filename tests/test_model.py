@@ -27,13 +27,17 @@ def test_training_is_deterministic(tiny_model, tmp_path):
     assert np.allclose(clf.predict_proba([EDU]), again.predict_proba([EDU]))
 
 
-def test_compact_model_matches_the_sklearn_pipeline(written_rows):
+@pytest.mark.parametrize("title_weight", [1.0, 2.0])
+def test_compact_model_matches_the_sklearn_pipeline(written_rows, title_weight):
     from klassify.tfidf import TfidfInitiativeModel
     from klassify.training import build_pipeline
 
     articles = [r for r in written_rows if r["label"] != "not_article" and r["split"] == "train"][::4]
     texts, labels = [r["text"][:2000] for r in articles], [r["label"] for r in articles]
-    pipeline = build_pipeline(C=0.5).fit(texts, labels)
+    pipeline = build_pipeline(C=0.5)
+    if title_weight != 1.0:  # the compact model folds the headline block's weight into its coefficients
+        pipeline.named_steps["features"].transformer_weights = {"title": title_weight}
+    pipeline.fit(texts, labels)
     compact = TfidfInitiativeModel.from_pipeline(pipeline)
     probe = [r["text"][:2000] for r in written_rows if r["split"] == "test"][:20]
     expected = pipeline.predict_proba(probe)[:, [list(pipeline.classes_).index(l) for l in compact.labels]]
@@ -100,7 +104,7 @@ def test_missing_model_is_a_clear_error(tmp_path):
 
 SEED_KEYS = ["000", pytest.param("001", marks=pytest.mark.xfail(
     strict=True, reason="known miss of the TF-IDF baseline: a broad headline over a 청렴라이브 교육 (rule 2) comes out "
-                        "`other` (0.60 vs education 0.36); see data/LABELING.md rule 2")), "002", "003", "004"]
+                        "`other` (0.62 vs education 0.35); see data/LABELING.md rule 2")), "002", "003", "004"]
 
 
 @pytest.mark.parametrize("key", SEED_KEYS)
