@@ -182,9 +182,11 @@ def test_tiny_bert_model_saves_no_base_weights_and_reloads(tiny_bert):
     assert manifest["model_type"] == "bert"
     assert set(manifest["files"]) == {"detector.npz", "bert.json", "bert.npz", "bert_adapter.safetensors"}
     assert sum(p.stat().st_size for p in path.iterdir() if p.is_file()) < 2_000_000
-    again = Classifier.load(path, backend="torch")
+    again = Classifier.load(path, backend="torch")  # builds the merged encoder and caches it
+    from_cache = Classifier.load(path, backend="torch")  # reads the cached merged weights
     texts = ["제천시는 3일 청렴교육을 했다고 밝혔다. 강사가 청탁금지법을 강의했다."] * 2
     assert np.allclose(clf.predict_proba(texts), again.predict_proba(texts), atol=1e-5)
+    assert np.array_equal(again.predict_proba(texts), from_cache.predict_proba(texts))
     assert summary["selection"]["kept_pieces"] < 20_000
 
 
