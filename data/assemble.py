@@ -281,46 +281,66 @@ def gallery(rng: random.Random, titles: list[str]) -> str:
     return "\n".join(out + ["", "더보기 +"])
 
 
-def augment(pages: list[dict]) -> list[dict]:
-    rng = random.Random(SEED)
+def augment(pages: list[dict], previous: list[dict] | None = None, new_ids: set[str] = frozenset()) -> list[dict]:
+    """Train-only variants: wrapped in clutter, as a board view or press release, as a lead brief, plus
+    synthetic not_article pages (board lists, search results, galleries, JSON and RSS dumps).
+
+    With ``previous`` (the existing augmented rows), those rows are kept as they are and only the pages
+    in ``new_ids`` get variants, from a generator seeded by their ids: adding pages leaves every earlier
+    training row untouched.
+    """
     train = [p for p in pages if p["split"] == "train"]
     articles = [p for p in train if p["label"] != NOT_ARTICLE]
     titles = [t for t in (headline(p) for p in articles) if len(t) >= 8]
+    if previous is not None:
+        new = [p for p in articles if p["id"] in new_ids]
+        rng = random.Random(f"{SEED}:" + ",".join(p["id"] for p in new))
+        return previous + page_variants(new, titles, rng, first=len(articles) - len(new))
+    rng = random.Random(SEED)
+    return page_variants(articles, titles, rng) + synthetic_not_articles(articles, titles, rng)
+
+
+def augmented_row(parent: dict | None, kind: str, text: str, label: str, n: int) -> dict:
+    digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+    return {
+        "id": f"aug-{kind}-{n:03d}-{digest}",
+        "text": text,
+        "label": label,
+        "secondary": parent["secondary"] if parent else [],
+        "municipality": parent["municipality"] if parent else None,
+        "split": "train",
+        "source": "augmented",
+        "year": parent["year"] if parent else None,
+        "style": kind,
+        "clutter": kind in ("clutter", "board_view", "press_release"),
+        "parent": parent["id"] if parent else None,
+    }
+
+
+def page_variants(articles: list[dict], titles: list[str], rng: random.Random, first: int = 0) -> list[dict]:
     out = []
-
-    def add(parent: dict | None, kind: str, text: str, label: str, n: int):
-        digest = hashlib.sha1(text.encode()).hexdigest()[:8]
-        out.append({
-            "id": f"aug-{kind}-{n:03d}-{digest}",
-            "text": text,
-            "label": label,
-            "secondary": parent["secondary"] if parent else [],
-            "municipality": parent["municipality"] if parent else None,
-            "split": "train",
-            "source": "augmented",
-            "year": parent["year"] if parent else None,
-            "style": kind,
-            "clutter": kind in ("clutter", "board_view", "press_release"),
-            "parent": parent["id"] if parent else None,
-        })
-
-    for n, page in enumerate(articles):
+    for n, page in enumerate(articles, start=first):
         if not page["clutter"]:
-            add(page, "clutter", wrap_in_clutter(page, titles, rng), page["label"], n)
+            out.append(augmented_row(page, "clutter", wrap_in_clutter(page, titles, rng), page["label"], n))
         if rng.random() < 0.35:
-            add(page, "board_view", board_view(page, titles, rng), page["label"], n)
+            out.append(augmented_row(page, "board_view", board_view(page, titles, rng), page["label"], n))
         elif rng.random() < 0.2:
-            add(page, "press_release", press_release(page, titles, rng), page["label"], n)
+            out.append(augmented_row(page, "press_release", press_release(page, titles, rng), page["label"], n))
         brief = lead_brief(page)
         if brief and rng.random() < 0.5:
-            add(page, "brief", brief, page["label"], n)
+            out.append(augmented_row(page, "brief", brief, page["label"], n))
+    return out
+
+
+def synthetic_not_articles(articles: list[dict], titles: list[str], rng: random.Random) -> list[dict]:
+    out = []
     for n in range(60):
-        add(None, "board", board_list(rng, titles), NOT_ARTICLE, n)
-        add(None, "search", search_results(rng, articles, titles), NOT_ARTICLE, n)
+        out.append(augmented_row(None, "board", board_list(rng, titles), NOT_ARTICLE, n))
+        out.append(augmented_row(None, "search", search_results(rng, articles, titles), NOT_ARTICLE, n))
         if n < 30:
-            add(None, "gallery", gallery(rng, titles), NOT_ARTICLE, n)
-            add(None, "json", json_dump(rng, articles), NOT_ARTICLE, n)
-            add(None, "rss", rss_dump(rng, articles), NOT_ARTICLE, n)
+            out.append(augmented_row(None, "gallery", gallery(rng, titles), NOT_ARTICLE, n))
+            out.append(augmented_row(None, "json", json_dump(rng, articles), NOT_ARTICLE, n))
+            out.append(augmented_row(None, "rss", rss_dump(rng, articles), NOT_ARTICLE, n))
     return out
 
 
@@ -350,7 +370,8 @@ def main(*args: str) -> None:
     assign_splits(pages, groups)
     out = HERE / "labeled"
     out.mkdir(parents=True, exist_ok=True)
-    augmented = augment(pages)
+    previous = None if rebuild else existing_pages(out / "augmented.jsonl")
+    augmented = augment(pages, previous or None, {p["id"] for p in pages[len(kept):]})
     write_jsonl(out / "written.jsonl", pages)
     write_jsonl(out / "augmented.jsonl", augmented)
     write_card_stats(pages, augmented, groups, pairs)
