@@ -518,6 +518,7 @@ def cached_torch_encoder(build_bert, fingerprint: str):
     GPU's start); reading the merged weights back takes well under a second.
     """
     import os
+    import shutil
 
     from safetensors.torch import load_file, save_file
     from transformers import BertConfig, BertModel
@@ -528,6 +529,7 @@ def cached_torch_encoder(build_bert, fingerprint: str):
         missing, unexpected = bert.load_state_dict(load_file(str(directory / "model.safetensors")), strict=False)
         if not unexpected and not [m for m in missing if "position_ids" not in m]:
             return bert.eval()
+        shutil.rmtree(directory, ignore_errors=True)  # not what this model needs: rebuild it
     bert = build_bert()
     tmp = directory.with_name(f"torch.tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
@@ -535,8 +537,6 @@ def cached_torch_encoder(build_bert, fingerprint: str):
     save_file({k: v.contiguous() for k, v in bert.state_dict().items()}, str(tmp / "model.safetensors"),
               metadata={"format": "pt"})
     if directory.exists():  # another process cached it first
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         os.replace(tmp, directory)
