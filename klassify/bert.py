@@ -134,6 +134,12 @@ class TorchEncoder:
         return out.last_hidden_state.float().cpu().numpy()
 
 
+def windows_per_call(encoder, on_cpu: int) -> int:
+    """Windows per encoder call: ``on_cpu`` on a CPU, where small batches are fastest (see
+    :class:`BertInitiativeModel`), and 64 on a GPU, which wants many."""
+    return 64 if getattr(encoder, "device", None) is not None and encoder.device.type != "cpu" else on_cpu
+
+
 class OnnxEncoder:
     """The same encoder as an int8 ONNX Runtime session."""
 
@@ -292,10 +298,8 @@ class BertInitiativeModel:
         if encoder is None:
             bert = cached_torch_encoder(lambda: build_encoder(settings, kept_ids, adapter), fingerprint)
             encoder = TorchEncoder(bert.to(torch_device(device)))
-        # Windows per encoder call: small batches are fastest on a CPU (see __init__), a GPU wants many.
-        on_gpu = isinstance(encoder, TorchEncoder) and encoder.device.type != "cpu"
         return cls(tokenizer, encoder, head_weight, head_bias, settings, kept_ids, adapter_state=adapter,
-                   batch_size=64 if on_gpu else 8)
+                   batch_size=windows_per_call(encoder, 8))
 
 
 class TokenAnalysis:

@@ -23,6 +23,7 @@ from .bert import (
     tokenise,
     torch_device,
     trainable_module,
+    windows_per_call,
 )
 from .evaluation import classification_metrics
 from .labels import ARTICLE_LABELS, NOT_ARTICLE
@@ -199,10 +200,9 @@ def snapshot(model, head, tokenizer, settings, kept_ids, batch_size, base_layers
 
         state = {k: v.detach().cpu().numpy().copy() for k, v in get_peft_model_state_dict(model).items()}
         encoder = TorchEncoder(copy.deepcopy(model.base_model.model.encoder).eval())
-    on_gpu = encoder.device.type != "cpu"
     return BertInitiativeModel(tokenizer, encoder, head.weight.detach().cpu().numpy().copy(),
                                head.bias.detach().cpu().numpy().copy(), settings, kept_ids, adapter_state=state,
-                               batch_size=64 if on_gpu else batch_size)
+                               batch_size=windows_per_call(encoder, batch_size))
 
 
 def pruning_agreement(model: BertInitiativeModel, texts) -> dict:
