@@ -230,6 +230,7 @@ def fit_initiative_model(args, train_rows, train_pages, dev_rows, dev_pages, det
     classifier_template = pipeline.named_steps["classifier"]
     scores = {}
     best = None
+    dev_tokens = None  # kiwi's analysis of the dev pages is the same for every candidate: do it once
     for weight in args.title_weights:  # the first weight wins ties
         x_weighted = scale_last_columns(x_train, n_title, weight)
         features.transformer_weights = None if weight == 1.0 else {"title": weight}
@@ -238,8 +239,10 @@ def fit_initiative_model(args, train_rows, train_pages, dev_rows, dev_pages, det
             pipeline.steps[-1] = ("classifier", classifier)
             model = TfidfInitiativeModel.from_pipeline(pipeline)
             clf = Classifier(detector, model, article_threshold=article_threshold)
+            if dev_tokens is None:
+                dev_tokens = clf.prepare(dev_pages)
             metrics = classification_metrics([r["label"] for r in dev_rows],
-                                             [p.label for p in clf.predict_pages(dev_pages)])
+                                             [p.label for p in clf.predict_prepared(dev_pages, dev_tokens)])
             scores[(weight, C)] = metrics["macro_f1"]
             log(args, f"  headline weight {weight}, C={C}: dev macro-F1 {metrics['macro_f1']:.4f}")
             if best is None or metrics["macro_f1"] > scores[best[0]]:
