@@ -27,6 +27,8 @@ def parse_args(argv=None) -> TrainingArguments:
     p.add_argument("--c-grid", default=",".join(map(str, defaults.c_grid)), help="SVM C values tried on dev")
     p.add_argument("--title-weights", default=",".join(map(str, defaults.title_weights)),
                    help="tfidf: weights of the headline block tried on dev (with each C; the first wins ties)")
+    p.add_argument("--cue-weights", default=",".join(map(str, defaults.cue_weights)),
+                   help="tfidf: weights of the cue block (where each label's cue words sit) tried on dev; 0 = no cue block")
     p.add_argument("--morpheme-chars", type=int, default=defaults.morpheme_chars,
                    help="characters of each text analysed by kiwi (speed/accuracy trade-off)")
     p.add_argument("--kiwi-default-dict", action=argparse.BooleanOptionalAction, default=defaults.kiwi_default_dict,
@@ -65,7 +67,8 @@ def parse_args(argv=None) -> TrainingArguments:
         model=a.model, data=a.data, out=a.out, seed=a.seed, news_negatives=a.news_negatives, news_path=a.news_path,
         news_as_other=a.news_as_other,
         c_grid=tuple(float(c) for c in a.c_grid.split(",")),
-        title_weights=tuple(float(w) for w in a.title_weights.split(",")), morpheme_chars=a.morpheme_chars, lead_chars=a.lead_chars,
+        title_weights=tuple(float(w) for w in a.title_weights.split(",")),
+        cue_weights=tuple(float(w) for w in a.cue_weights.split(",")), morpheme_chars=a.morpheme_chars, lead_chars=a.lead_chars,
         kiwi_default_dict=a.kiwi_default_dict,
         include_augmented=not a.no_augmented, seeds_dir=a.seeds_dir, quiet=a.quiet,
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,

@@ -151,13 +151,15 @@ class TfidfInitiativeModel:
     FILES = ("initiative.json", "initiative.npz")
 
     def __init__(self, morphemes: KiwiMorphemes, morph_vectorizer, char_vectorizer, coef, intercept, calib_a, calib_b,
-                 classes, title_vectorizer=None):
+                 classes, title_vectorizer=None, cue_features=None):
         self.morphemes = morphemes
         self.morph_vectorizer = morph_vectorizer
         self.char_vectorizer = char_vectorizer
         # headline morphemes as a block of their own, normalised on their own (None in older models)
         self.title_vectorizer = title_vectorizer
-        self.coef = np.asarray(coef, dtype=np.float32)  # [classes, morph + char (+ title) features]
+        # where each label's cue words sit (klassify.cues; None in older models)
+        self.cue_features = cue_features
+        self.coef = np.asarray(coef, dtype=np.float32)  # [classes, morph + char (+ title) (+ cue) features]
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.calib_a = np.asarray(calib_a, dtype=np.float64)
         self.calib_b = np.asarray(calib_b, dtype=np.float64)
@@ -168,20 +170,28 @@ class TfidfInitiativeModel:
 
     @classmethod
     def from_pipeline(cls, pipeline) -> "TfidfInitiativeModel":
+        from .cues import CueFeatures
+
         union = pipeline.named_steps["features"]
-        morph = union.transformer_list[0][1]
-        morph_tfidf, char_tfidf = morph.named_steps["tfidf"], union.transformer_list[1][1]
-        title_tfidf = union.transformer_list[2][1].named_steps["tfidf"] if len(union.transformer_list) > 2 else None
+        steps = dict(union.transformer_list)
+        morph = steps["morphemes"]
+        morph_tfidf, char_tfidf = morph.named_steps["tfidf"], steps["chars"]
+        title_tfidf = steps["title"].named_steps["tfidf"] if "title" in steps else None
+        cues = steps.get("cues")
         calibrated = pipeline.named_steps["classifier"].calibrated_classifiers_
         if len(calibrated) != 1:
             raise ValueError("expected CalibratedClassifierCV(ensemble=False)")
         svm = calibrated[0].estimator
         coef = np.array(svm.coef_, dtype=np.float64)
-        title_weight = (union.transformer_weights or {}).get("title", 1.0)
-        if title_tfidf is not None and title_weight != 1.0:
-            # The union scaled the headline block by this weight; folding it into the coefficients gives
-            # the same decisions from unscaled features, so predicting needs no extra setting.
-            coef[:, -len(title_tfidf.vocabulary_):] *= title_weight
+        # The union scaled some blocks by a weight; folding the weights into the coefficients gives the
+        # same decisions from unscaled features, so predicting needs no extra setting.
+        widths = {"morphemes": len(morph_tfidf.vocabulary_), "chars": len(char_tfidf.vocabulary_),
+                  "title": len(title_tfidf.vocabulary_) if title_tfidf else 0,
+                  "cues": len(cues.names) if cues is not None else 0}
+        start = 0
+        for name, _ in union.transformer_list:
+            coef[:, start : start + widths[name]] *= (union.transformer_weights or {}).get(name, 1.0)
+            start += widths[name]
         return cls(
             KiwiMorphemes(**morph.named_steps["kiwi"].get_params()),
             _vectorizer_from_state(_vectorizer_state(morph_tfidf), morph_tfidf.idf_),
@@ -190,6 +200,7 @@ class TfidfInitiativeModel:
             [c.a_ for c in calibrated[0].calibrators], [c.b_ for c in calibrated[0].calibrators],
             pipeline.classes_,
             _vectorizer_from_state(_vectorizer_state(title_tfidf), title_tfidf.idf_) if title_tfidf else None,
+            CueFeatures.from_state(cues.state()) if cues is not None else None,
         )
 
     @staticmethod
@@ -218,6 +229,8 @@ class TfidfInitiativeModel:
         blocks = [self.morph_vectorizer.transform(docs), self.char_vectorizer.transform(texts)]
         if self.title_vectorizer is not None:
             blocks.append(self.title_vectorizer.transform([title_terms(d) for d in docs]))
+        if self.cue_features is not None:
+            blocks.append(self.cue_features.transform(texts))
         features = hstack(blocks).tocsr()
         decision = features @ self.coef.T + self.intercept
         # scikit-learn's sigmoid calibration, one-vs-rest, then normalised (as CalibratedClassifierCV does)
@@ -272,6 +285,8 @@ class TfidfInitiativeModel:
         if self.title_vectorizer is not None:
             meta["title_vectorizer"] = self.title_vectorizer.state()
             extra["title_idf"] = self.title_vectorizer.idf
+        if self.cue_features is not None:
+            meta["cue_features"] = self.cue_features.state()
         (directory / self.FILES[0]).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         np.savez_compressed(
             directory / self.FILES[1], coef=self.coef, intercept=self.intercept, calib_a=self.calib_a,
@@ -282,6 +297,8 @@ class TfidfInitiativeModel:
     @classmethod
     def load(cls, directory) -> "TfidfInitiativeModel":
         from pathlib import Path
+
+        from .cues import CueFeatures
 
         directory = Path(directory)
         meta = json.loads((directory / cls.FILES[0]).read_text(encoding="utf-8"))
@@ -298,6 +315,7 @@ class TfidfInitiativeModel:
             _vectorizer_from_state(meta["char_vectorizer"], a["char_idf"]),
             a["coef"], a["intercept"], a["calib_a"], a["calib_b"], meta["classes"],
             _vectorizer_from_state(meta["title_vectorizer"], a["title_idf"]) if "title_vectorizer" in meta else None,
+            CueFeatures.from_state(meta["cue_features"]) if "cue_features" in meta else None,
         )
 
 

@@ -27,16 +27,16 @@ def test_training_is_deterministic(tiny_model, tmp_path):
     assert np.allclose(clf.predict_proba([EDU]), again.predict_proba([EDU]))
 
 
-@pytest.mark.parametrize("title_weight", [1.0, 2.0])
-def test_compact_model_matches_the_sklearn_pipeline(written_rows, title_weight):
+@pytest.mark.parametrize("weights", [None, {"title": 2.0, "cues": 0.3}])
+def test_compact_model_matches_the_sklearn_pipeline(written_rows, weights):
     from klassify.tfidf import TfidfInitiativeModel
     from klassify.training import build_pipeline
 
     articles = [r for r in written_rows if r["label"] != "not_article" and r["split"] == "train"][::4]
     texts, labels = [r["text"][:2000] for r in articles], [r["label"] for r in articles]
     pipeline = build_pipeline(C=0.5)
-    if title_weight != 1.0:  # the compact model folds the headline block's weight into its coefficients
-        pipeline.named_steps["features"].transformer_weights = {"title": title_weight}
+    # the compact model folds the blocks' weights into its coefficients
+    pipeline.named_steps["features"].transformer_weights = weights
     pipeline.fit(texts, labels)
     compact = TfidfInitiativeModel.from_pipeline(pipeline)
     probe = [r["text"][:2000] for r in written_rows if r["split"] == "test"][:20]
@@ -170,14 +170,14 @@ def test_prediction_does_not_import_scikit_learn(tmp_path):
 
 
 def test_model_files_without_the_headline_block_still_load_and_predict(tiny_model, tmp_path):
-    """Models written before the headline block (two feature blocks, no lead features) keep working."""
+    """Models written before the headline and cue blocks (two feature blocks, no lead features) keep working."""
     from klassify.tfidf import TfidfInitiativeModel
 
     model = TfidfInitiativeModel.load(tiny_model[0])
-    assert model.title_vectorizer is not None and model.morphemes.lead_chars == 100
+    assert model.title_vectorizer is not None and model.morphemes.lead_chars == 100 and model.cue_features is not None
     model.save(tmp_path)
     meta = json.loads((tmp_path / "initiative.json").read_text(encoding="utf-8"))
-    del meta["title_vectorizer"], meta["morphemes"]["lead_chars"]
+    del meta["title_vectorizer"], meta["morphemes"]["lead_chars"], meta["cue_features"]
     (tmp_path / "initiative.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     with np.load(tmp_path / "initiative.npz") as arrays:
         a = {k: arrays[k] for k in arrays.files if k != "title_idf"}
@@ -185,6 +185,24 @@ def test_model_files_without_the_headline_block_still_load_and_predict(tiny_mode
     np.savez(tmp_path / "initiative.npz", **a)
 
     old = TfidfInitiativeModel.load(tmp_path)
-    assert old.title_vectorizer is None and old.morphemes.lead_chars == 0
+    assert old.title_vectorizer is None and old.morphemes.lead_chars == 0 and old.cue_features is None
     proba = old.predict_proba([EDU])
     assert proba.shape == (1, 6) and np.isclose(proba.sum(), 1.0)
+
+
+def test_cue_features_tell_the_detailed_event_from_the_plans():
+    """LABELING.md rule 2: the initiative in a sentence with event details counts apart from one in a plan list."""
+    from klassify.cues import CueFeatures
+
+    cues = CueFeatures()
+    page = ("OO군, 깨끗한 군정 만든다\n"
+            "군은 공직 신뢰를 높이기 위해 노력하고 있다.\n"
+            "군은 지난 5일 오후 2시 군청 대회의실에서 직원 200여 명이 참석한 가운데 청렴 특강을 열었다.\n"
+            "군은 지난해 청렴도 평가에서 3등급을 받았다.\n"
+            "앞으로 청렴 공모전과 서약식도 추진할 계획이다.")
+    row = dict(zip(cues.names, cues.transform([page]).toarray()[0]))
+    assert row["education:detail_sentences"] > 0 and row["education:other_sentences"] == 0
+    assert row["contest:detail_sentences"] == 0 and row["contest:other_sentences"] > 0
+    assert row["declaration:other_sentences"] > 0 and row["education:title"] == 0
+    assert cues.transform([]).shape == (0, len(cues.names))
+    assert CueFeatures.from_state(cues.state()).transform([page]).toarray().tolist() == cues.transform([page]).toarray().tolist()
