@@ -3,6 +3,7 @@
 
     python train.py --model tfidf [--data data/labeled] [--out models/tfidf] [--seed 0]
     python train.py --model bert [--base-model e5-small-ko] [--layers 4] [--epochs 6]
+    python train.py --rescore models/bert [--data data/labeled]   # score again on a grown corpus, no training
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from klassify.training import MODELS, TrainingArguments, train
+from klassify.training import MODELS, TrainingArguments, rescore, train
 
 
 def parse_args(argv=None) -> TrainingArguments:
@@ -62,7 +63,12 @@ def parse_args(argv=None) -> TrainingArguments:
                       help="real news articles (from ../shared, if present) whose pieces the pruned vocabulary keeps")
     bert.add_argument("--max-train-pages", type=int, default=None, help="use only the first N training pages (smoke runs)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--rescore", metavar="MODEL", default=None,
+                   help="train nothing: score the model (name or directory) on the current dev/test splits and "
+                        "rewrite its report and manifest metrics (for a corpus that grew since it was trained)")
     a = p.parse_args(argv)
+    if a.rescore:
+        return a
     return TrainingArguments(
         model=a.model, data=a.data, out=a.out, seed=a.seed, news_negatives=a.news_negatives, news_path=a.news_path,
         news_as_other=a.news_as_other,
@@ -87,7 +93,11 @@ def _max_windows(value: str):
 
 
 def main(argv=None) -> int:
-    train(parse_args(argv))
+    args = parse_args(argv)
+    if isinstance(args, TrainingArguments):
+        train(args)
+    else:
+        rescore(args.rescore, data=args.data, seeds_dir=args.seeds_dir, quiet=args.quiet)
     return 0
 
 

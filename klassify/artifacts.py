@@ -81,6 +81,14 @@ def write_manifest(directory: str | os.PathLike, filenames, manifest: dict) -> P
     return directory
 
 
+def update_manifest(directory: str | os.PathLike, **fields) -> dict:
+    """Replace top-level fields of an existing manifest; the artifacts and their hashes stay as they were."""
+    directory = Path(directory)
+    manifest = {**read_manifest(directory), **fields}
+    (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
 def read_manifest(directory: Path) -> dict:
     try:
         return json.loads((directory / MANIFEST).read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from .article import ArticleDetector
 from .cues import CueFeatures
-from .artifacts import models_dir
+from .artifacts import models_dir, update_manifest
 from .data import read_labeled, sample_news
 from .evaluation import classification_metrics, evaluate, format_metrics, write_report
 from .labels import ARTICLE_LABELS, INITIATIVES, NOT_ARTICLE
@@ -203,6 +203,46 @@ def train(args: TrainingArguments) -> tuple[Classifier, dict]:
     (out / "report" / "seeds.json").write_text(json.dumps(seeds, ensure_ascii=False, indent=2) + "\n")
     log(args, f"model written to {out} in {summary['train_seconds']} s; seeds: {seeds.get('correct', 'n/a')}")
     return clf, summary
+
+
+def rescore(model, *, data=None, seeds_dir=None, force: bool = False, quiet: bool = False) -> dict:
+    """Score a trained model on the current corpus's dev and test splits without retraining it.
+
+    For a corpus that grew after the model was trained: pages never change split (data/README.md), so the
+    new dev and test pages are pages the model has not seen. Rewrites ``report/`` and the manifest's
+    ``metrics`` and ``seeds``, records what was rescored in ``rescored``, and keeps the training record
+    (``training_counts``, ``selection``) as it was. Refuses when a dev or test label has fewer pages than
+    when the model was scored (the splits were not only appended to), unless ``force``.
+    """
+    clf = Classifier.load(model)
+    rows = read_labeled(data, include_augmented=False)
+    split = {name: [r for r in rows if r["split"] == name] for name in ("dev", "test")}
+    before = clf.manifest.get("rescored", {}).get("counts") or clf.manifest.get("training_counts", {})
+    now = count_labels([], split)
+    shrunk = [f"{name}/{label}: {n} -> {now[name].get(label, 0)}"
+              for name in ("dev", "test") for label, n in before.get(name, {}).items() if now[name].get(label, 0) < n]
+    if shrunk and not force:
+        raise ValueError("the dev/test splits lost pages since this model was scored (" + ", ".join(shrunk)
+                         + "), so they may now hold pages it was trained on; retrain it, or pass force=True")
+    dev_metrics, _ = evaluate(clf, split["dev"])
+    test_metrics, test_predictions = evaluate(clf, split["test"])
+    seeds = seed_results(clf, seeds_dir)
+    out = Path(clf.path)
+    previous = clf.manifest.get("metrics", {})
+    update_manifest(out, metrics={"dev": brief(dev_metrics), "test": brief(test_metrics)}, seeds=seeds, rescored={
+        "date": time.strftime("%Y-%m-%d"),
+        "counts": {"dev": now["dev"], "test": now["test"]},
+        "previous_macro_f1": {name: m.get("macro_f1") for name, m in previous.items()},
+    })
+    write_report(out / "report", test_metrics, split["test"], test_predictions,
+                 title=f"{clf.model.kind}: test split (rescored, not retrained)")
+    (out / "report" / "seeds.json").write_text(json.dumps(seeds, ensure_ascii=False, indent=2) + "\n")
+    if not quiet:
+        print("test split:\n" + format_metrics(test_metrics), flush=True)
+        print(f"{out} rescored: dev {previous.get('dev', {}).get('macro_f1')} -> {dev_metrics['macro_f1']} "
+              f"(n={dev_metrics['n']}), test {previous.get('test', {}).get('macro_f1')} -> {test_metrics['macro_f1']} "
+              f"(n={test_metrics['n']}); seeds: {seeds.get('correct', 'n/a')}", flush=True)
+    return {"dev": dev_metrics, "test": test_metrics, "seeds": seeds}
 
 
 def fit_detector(args, train_rows, train_pages, dev_rows, dev_pages):
