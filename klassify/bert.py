@@ -135,8 +135,10 @@ class TorchEncoder:
 
 
 def windows_per_call(encoder, on_cpu: int) -> int:
-    """Windows per encoder call: ``on_cpu`` on a CPU, where small batches are fastest (see
-    :class:`BertInitiativeModel`), and 64 on a GPU, which wants many."""
+    """Windows per encoder call: the encoder's own number if it has one (the int8 graph: 1), 64 on a GPU,
+    which wants many, else ``on_cpu``, small batches being fastest on a CPU (see :class:`BertInitiativeModel`)."""
+    if getattr(encoder, "windows_per_call", None):
+        return encoder.windows_per_call
     return 64 if getattr(encoder, "device", None) is not None and encoder.device.type != "cpu" else on_cpu
 
 
@@ -144,6 +146,11 @@ class OnnxEncoder:
     """The same encoder as an int8 ONNX Runtime session."""
 
     name = "onnx"
+    # One window per call. Dynamic int8 quantisation scales a layer's activations by the range of the whole
+    # input tensor, so in a batch a page's scores depended on its neighbours (by up to 0.08 in probability on
+    # dev/test pages); alone, a page always gets the same scores. Measured on 2 cores: 1 window per call
+    # 84-88 pages/s, 8 per call 86 (the batches' padding is gone too).
+    windows_per_call = 1
 
     def __init__(self, path: Path, threads: int | None = None):
         import onnxruntime as ort
@@ -176,8 +183,8 @@ class BertInitiativeModel:
         self.settings = settings
         self.kept_ids = np.asarray(kept_ids, dtype=np.int64)
         self.adapter_state = adapter_state  # tensors saved with the model (LoRA + head)
-        # Windows per encoder call. On 2 cores 4–8 was fastest for both backends (int8: 140 pages/s at 8 vs
-        # 100 at 32; fp32: 78 vs 65), the activations of bigger batches no longer fitting in cache.
+        # Windows per encoder call (see windows_per_call). For fp32 on 2 cores 4–8 was fastest (78 pages/s at 8
+        # vs 65 at 32), the activations of bigger batches no longer fitting in cache; int8 reads one at a time.
         self.batch_size = batch_size
 
     @staticmethod
