@@ -10,7 +10,7 @@ Each stage runs in its own subprocess (own peak RSS), on the same pages and mach
   (merged LoRA, fp32, mean pooling), one page at a time as a plain user would call it, truncated at 512
   tokens; it reads the model text (title + cleaned body) klassify's model reads;
 - ``torch``: klassify's encoder path in fp32 (sorted by length, batched, windows pooled);
-- ``onnx``: the same with the int8 ONNX Runtime encoder (the default backend);
+- ``onnx``: the same with the int8 ONNX Runtime encoder (the default backend), one window per call;
 - ``classifier``: ``Classifier.predict`` end-to-end (read + clean + is_article + encoder + evidence);
 - the ``klassify predict`` CLI, with its peak RSS.
 
@@ -38,7 +38,7 @@ from run import cli_run, finish  # noqa: E402
 STAGES = {
     "pipeline": "transformers pipeline, fp32, batch 1",
     "torch": "klassify encoder, torch fp32, batched",
-    "onnx": "klassify encoder, onnx int8, batched",
+    "onnx": "klassify encoder, onnx int8, a window per call",
     "classifier": "Classifier.predict end-to-end (onnx)",
 }
 
