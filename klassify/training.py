@@ -18,7 +18,7 @@ from .evaluation import classification_metrics, evaluate, format_metrics, write_
 from .labels import ARTICLE_LABELS, INITIATIVES, NOT_ARTICLE
 from .modeling import Classifier
 from .reading import read_page
-from .tfidf import CONTENT_TAGS, KiwiMorphemes, title_terms
+from .tfidf import KiwiMorphemes, title_terms
 
 
 class KiwiMorphemesStep(TransformerMixin, BaseEstimator, KiwiMorphemes):
