@@ -176,6 +176,13 @@ class ArticleDetector:
         raw = self.baseline + self.value[pos].sum(axis=1)
         return 1.0 / (1.0 + np.exp(-raw))
 
+    def score_pages(self, pages) -> np.ndarray:
+        """P(article) for each page, and 0 for a page without a body (nothing left but a headline, menus or
+        nothing at all): it cannot be an article, whatever the trees make of its all-zero shape."""
+        scores = self.article_score(feature_matrix(pages))
+        scores[[i for i, page in enumerate(pages) if not page.body]] = 0.0
+        return scores
+
     def _max_depth(self) -> int:
         depth, frontier = 0, self.roots[~self.is_leaf[self.roots]]
         while len(frontier):

@@ -145,10 +145,8 @@ def choose_reading(model: BertInitiativeModel, detector, article_threshold, dev_
     Token states are computed once with every window; each candidate re-pools the first k windows.
     With ``apply``, sets ``model.settings.max_windows`` and ``.pooling``.
     """
-    from .article import feature_matrix
-
     gold = [r["label"] for r in dev_rows]
-    article = detector.article_score(feature_matrix(dev_pages)) >= article_threshold
+    article = detector.score_pages(dev_pages) >= article_threshold
     todo = [i for i, p in enumerate(dev_pages) if p.body]
     tokenised = model.tokenise([model.model_text(dev_pages[i].title, dev_pages[i].body) for i in todo])
     per_doc = model.token_states(tokenised, max_windows=None)

@@ -16,7 +16,7 @@ import numpy as np
 
 from pathlib import Path
 
-from .article import ArticleDetector, feature_matrix
+from .article import ArticleDetector
 from .artifacts import ModelLoadError, verify_model_dir, write_manifest
 from .labels import ARTICLE_LABELS, INITIATIVES, LABELS, NOT_ARTICLE
 from .reading import Page, read_page
@@ -142,7 +142,7 @@ class Classifier:
     def _joint_scores(self, pages: list[Page], prepared: "PreparedBatch | None" = None):
         """→ (joint [N,7], article score [N], conditional initiative probabilities [N,6], analyses [N])."""
         prepared = prepared if prepared is not None else self.prepare(pages)
-        article = self.detector.article_score(feature_matrix(pages))
+        article = self.detector.score_pages(pages)
         conditional = np.zeros((len(pages), len(ARTICLE_LABELS)))
         analyses = [None] * len(pages)
         todo = prepared.todo

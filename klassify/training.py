@@ -256,7 +256,7 @@ def fit_detector(args, train_rows, train_pages, dev_rows, dev_pages):
         class_weight="balanced", random_state=args.seed,
     ).fit(feature_matrix(train_pages), y)
     detector = ArticleDetector.from_sklearn(boosted)
-    scores = detector.article_score(feature_matrix(dev_pages))
+    scores = detector.score_pages(dev_pages)
     threshold = choose_article_threshold(scores, [r["label"] != NOT_ARTICLE for r in dev_rows])
     log(args, f"article detector: threshold {threshold} chosen on dev")
     return detector, threshold

@@ -95,6 +95,15 @@ def test_predict_api_shapes(tiny_model):
         assert single.evidence and single.evidence in EDU
 
 
+def test_a_page_without_a_body_is_not_an_article_by_its_scores_too(tiny_model):
+    _, clf, _ = tiny_model
+    for text in ["", " \n\t", "청렴 서약식 개최", "홈 | 뉴스 | 로그인"]:
+        prediction = clf.predict(text)
+        assert prediction.label == "not_article" and not prediction.is_article
+        assert prediction.article_score == 0.0
+        assert prediction.score == prediction.scores["not_article"] == 1.0, (text, prediction.scores)
+
+
 def test_predict_raises_only_page_read_error_for_bad_input(tiny_model):
     _, clf, _ = tiny_model
     with pytest.raises(PageReadError):
