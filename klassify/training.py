@@ -45,6 +45,11 @@ class CueFeaturesStep(TransformerMixin, BaseEstimator, CueFeatures):
     """:class:`~klassify.cues.CueFeatures` as a scikit-learn pipeline step (training only)."""
 
 
+def title_documents(docs) -> list[str]:
+    """Morpheme documents → their headline terms (a named function, so the pipeline pickles with joblib)."""
+    return [title_terms(d) for d in docs]
+
+
 def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, lead_chars: int = 0, kiwi_default_dict: bool = True,
                    cues: bool = True, random_state: int = 0):
     from sklearn.calibration import CalibratedClassifierCV
@@ -67,7 +72,7 @@ def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, lead_chars: int = 0
     title = Pipeline(
         [
             ("kiwi", KiwiMorphemesStep(max_chars=max_chars, lead_chars=lead_chars, default_dict=kiwi_default_dict)),
-            ("title", FunctionTransformer(lambda docs: [title_terms(d) for d in docs])),
+            ("title", FunctionTransformer(title_documents)),
             ("tfidf", TfidfVectorizer(token_pattern=r"\S+", lowercase=False, sublinear_tf=True, min_df=2, dtype=np.float32)),
         ]
     )

@@ -28,7 +28,7 @@ def test_training_is_deterministic(tiny_model, tmp_path):
 
 
 @pytest.mark.parametrize("weights", [None, {"title": 2.0, "cues": 0.3}])
-def test_compact_model_matches_the_sklearn_pipeline(written_rows, weights):
+def test_compact_model_matches_the_sklearn_pipeline(written_rows, weights, tmp_path):
     from klassify.tfidf import TfidfInitiativeModel
     from klassify.training import build_pipeline
 
@@ -42,6 +42,10 @@ def test_compact_model_matches_the_sklearn_pipeline(written_rows, weights):
     probe = [r["text"][:2000] for r in written_rows if r["split"] == "test"][:20]
     expected = pipeline.predict_proba(probe)[:, [list(pipeline.classes_).index(l) for l in compact.labels]]
     assert np.allclose(compact.predict_proba(probe), expected, atol=1e-5)
+    import joblib  # the fitted pipeline is a plain scikit-learn object, for users who want one
+
+    joblib.dump(pipeline, tmp_path / "pipeline.joblib")
+    assert np.array_equal(joblib.load(tmp_path / "pipeline.joblib").predict_proba(probe), pipeline.predict_proba(probe))
 
 
 def test_rescore_scores_a_grown_corpus_without_retraining(tiny_model, written_rows, tmp_path):
