@@ -352,24 +352,33 @@ def run_evaluate(args) -> int:
 def run_info(args) -> int:
     clf = load_classifier(args)
     m = clf.manifest
-    print(f"model:       {clf.path} ({m.get('model_type')})")
-    print(f"created:     {m.get('created')}")
-    print(f"labels:      {', '.join(LABELS)}")
-    print(f"thresholds:  article {clf.article_threshold}, secondary {clf.secondary_threshold}")
+
+    def show(name: str, value) -> None:
+        print(f"{name + ':':<18}{value}")
+
+    show("model", f"{clf.path} ({m.get('model_type')})")
+    show("created", m.get("created"))
+    if m.get("rescored"):
+        show("rescored", f"{m['rescored'].get('date')} on the current dev/test splits (not retrained)")
+    show("labels", ", ".join(LABELS))
+    show("thresholds", f"article {clf.article_threshold}, secondary {clf.secondary_threshold}")
     for split, metrics in m.get("metrics", {}).items():
-        print(f"{split + ' metrics:':<13}macro-F1 {metrics['macro_f1']:.3f}, not_article F1 {metrics['not_article']['f1']:.3f} (n={metrics['n']})")
-    for split, counts in m.get("training_counts", {}).items():
-        print(f"{split + ':':<13}" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        show(f"{split} metrics", f"macro-F1 {metrics['macro_f1']:.3f}, not_article F1 "
+                                 f"{metrics['not_article']['f1']:.3f} (n={metrics['n']})")
+    counts = m.get("training_counts", {}) | m.get("rescored", {}).get("counts", {})  # the splits the metrics used
+    for split, by_label in counts.items():
+        name = "trained on" if split.startswith("train") else f"{split} pages"
+        show(name, ", ".join(f"{k} {v}" for k, v in sorted(by_label.items())))
     if m.get("seeds"):
-        print(f"seed pages:  {m['seeds'].get('correct')} correct")
+        show("seed pages", f"{m['seeds'].get('correct')} correct")
     settings = getattr(clf.model, "settings", None)
     if settings is not None:
         windows = "all" if settings.max_windows is None else settings.max_windows
-        print(f"encoder:     {settings.base_model}, {settings.layers} layers, {len(clf.model.kept_ids):,} pieces, "
-              f"windows of {settings.window} tokens (overlap {settings.overlap}, up to {windows} read, "
-              f"{settings.pooling} pooling), backend {clf.model.encoder.name}")
-    print("versions:    " + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items()))
-    print("files:       " + ", ".join(f"{k} (sha256 {v[:12]}…)" for k, v in m.get("files", {}).items()))
+        show("encoder", f"{settings.base_model}, {settings.layers} layers, {len(clf.model.kept_ids):,} pieces, "
+                        f"windows of {settings.window} tokens (overlap {settings.overlap}, up to {windows} read, "
+                        f"{settings.pooling} pooling), backend {clf.model.encoder.name}")
+    show("versions", ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items()))
+    show("files", ", ".join(f"{k} (sha256 {v[:12]}…)" for k, v in m.get("files", {}).items()))
     return 0
 
 

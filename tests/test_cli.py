@@ -130,6 +130,7 @@ def test_evaluate_json_and_info(tiny_model, tmp_path, capsys):
     assert set(metrics["per_label"]["education"]) == {"precision", "recall", "f1", "support"}
     code, out, _ = run(["info", "--model", str(tiny_model[0])], capsys)
     assert code == 0 and "not_article" in out and "scikit-learn" in out
+    assert {"model", "test metrics", "trained on", "dev pages", "versions"} <= {l.split(":")[0] for l in out.splitlines()}
 
 
 def test_table_format(tiny_model, tmp_path, capsys):

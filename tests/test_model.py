@@ -48,7 +48,7 @@ def test_compact_model_matches_the_sklearn_pipeline(written_rows, weights, tmp_p
     assert np.array_equal(joblib.load(tmp_path / "pipeline.joblib").predict_proba(probe), pipeline.predict_proba(probe))
 
 
-def test_rescore_scores_a_grown_corpus_without_retraining(tiny_model, written_rows, tmp_path):
+def test_rescore_scores_a_grown_corpus_without_retraining(tiny_model, written_rows, tmp_path, capsys):
     import train as train_script
 
     model = tmp_path / "model"
@@ -68,6 +68,12 @@ def test_rescore_scores_a_grown_corpus_without_retraining(tiny_model, written_ro
     assert after["training_counts"] == before["training_counts"] and after["files"] == before["files"]
     assert after["rescored"]["previous_macro_f1"]["test"] == before["metrics"]["test"]["macro_f1"]
     assert json.loads((model / "report" / "metrics.json").read_text())["n"] == n_test
+    from klassify.cli import main as cli
+
+    cli(["info", "--model", str(model)])
+    info = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines())
+    assert "not retrained" in info["rescored"]  # and the page counts shown are those the metrics used
+    assert sum(int(part.split()[-1]) for part in info["test pages"].split(",")) == n_test
 
     shrunk = tmp_path / "shrunk.jsonl"
     shrunk.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in tiny_rows if r["label"] != "reward"),
