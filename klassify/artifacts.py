@@ -77,7 +77,7 @@ def write_manifest(directory: str | os.PathLike, filenames, manifest: dict) -> P
         **manifest,
         "files": {name: sha256_file(directory / name) for name in filenames},
     }
-    (directory / MANIFEST).write_text(json.dumps(full, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _save_manifest(directory, full)
     return directory
 
 
@@ -85,8 +85,12 @@ def update_manifest(directory: str | os.PathLike, **fields) -> dict:
     """Replace top-level fields of an existing manifest; the artifacts and their hashes stay as they were."""
     directory = Path(directory)
     manifest = {**read_manifest(directory), **fields}
-    (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _save_manifest(directory, manifest)
     return manifest
+
+
+def _save_manifest(directory: Path, manifest: dict) -> None:
+    (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def read_manifest(directory: Path) -> dict:

@@ -190,22 +190,20 @@ def train(args: TrainingArguments) -> tuple[Classifier, dict]:
         selection["pruning_agreement_test"] = pruning_agreement(
             model, [model.model_text(p.title, p.body) for p in test_pages if p.body])
         log(args, f"pruned vs full vocabulary on test pages: {selection['pruning_agreement_test']}")
-    dev_metrics, _ = evaluate(clf, split["dev"])
-    test_metrics, test_predictions = evaluate(clf, split["test"])
-    log(args, "test split:\n" + format_metrics(test_metrics))
-    seeds = seed_results(clf, args.seeds_dir)
+    scores = score_on_splits(clf, split, args.seeds_dir)
+    log(args, "test split:\n" + format_metrics(scores["test"]))
+    seeds = scores["seeds"]
     out = Path(args.out) if args.out else models_dir() / args.model
     summary = {
         "training_args": {k: v for k, v in asdict(args).items() if k not in ("quiet",)},
         "training_counts": count_labels(train_rows, split),
         "selection": selection,
-        "metrics": {"dev": brief(dev_metrics), "test": brief(test_metrics)},
+        "metrics": {"dev": brief(scores["dev"]), "test": brief(scores["test"])},
         "seeds": seeds,
         "train_seconds": round(time.time() - started, 1),
     }
     clf.save(out, summary)
-    write_report(out / "report", test_metrics, split["test"], test_predictions, title=f"{args.model}: test split")
-    (out / "report" / "seeds.json").write_text(json.dumps(seeds, ensure_ascii=False, indent=2) + "\n")
+    write_reports(out, scores, split["test"], title=f"{args.model}: test split")
     log(args, f"model written to {out} in {summary['train_seconds']} s; seeds: {seeds.get('correct', 'n/a')}")
     return clf, summary
 
@@ -229,9 +227,8 @@ def rescore(model, *, data=None, seeds_dir=None, force: bool = False, quiet: boo
     if shrunk and not force:
         raise ValueError("the dev/test splits lost pages since this model was scored (" + ", ".join(shrunk)
                          + "), so they may now hold pages it was trained on; retrain it, or pass force=True")
-    dev_metrics, _ = evaluate(clf, split["dev"])
-    test_metrics, test_predictions = evaluate(clf, split["test"])
-    seeds = seed_results(clf, seeds_dir)
+    scores = score_on_splits(clf, split, seeds_dir)
+    dev_metrics, test_metrics, seeds = scores["dev"], scores["test"], scores["seeds"]
     out = Path(clf.path)
     previous = clf.manifest.get("metrics", {})
     update_manifest(out, metrics={"dev": brief(dev_metrics), "test": brief(test_metrics)}, seeds=seeds, rescored={
@@ -239,15 +236,27 @@ def rescore(model, *, data=None, seeds_dir=None, force: bool = False, quiet: boo
         "counts": {"dev": now["dev"], "test": now["test"]},
         "previous_macro_f1": {name: m.get("macro_f1") for name, m in previous.items()},
     })
-    write_report(out / "report", test_metrics, split["test"], test_predictions,
-                 title=f"{clf.model.kind}: test split (rescored, not retrained)")
-    (out / "report" / "seeds.json").write_text(json.dumps(seeds, ensure_ascii=False, indent=2) + "\n")
+    write_reports(out, scores, split["test"], title=f"{clf.model.kind}: test split (rescored, not retrained)")
     if not quiet:
         print("test split:\n" + format_metrics(test_metrics), flush=True)
         print(f"{out} rescored: dev {previous.get('dev', {}).get('macro_f1')} -> {dev_metrics['macro_f1']} "
               f"(n={dev_metrics['n']}), test {previous.get('test', {}).get('macro_f1')} -> {test_metrics['macro_f1']} "
               f"(n={test_metrics['n']}); seeds: {seeds.get('correct', 'n/a')}", flush=True)
     return {"dev": dev_metrics, "test": test_metrics, "seeds": seeds}
+
+
+def score_on_splits(clf: Classifier, split: dict, seeds_dir: str | None) -> dict:
+    """What a model's report and manifest record: dev and test metrics, test predictions, seed results."""
+    dev_metrics, _ = evaluate(clf, split["dev"])
+    test_metrics, test_predictions = evaluate(clf, split["test"])
+    return {"dev": dev_metrics, "test": test_metrics, "test_predictions": test_predictions,
+            "seeds": seed_results(clf, seeds_dir)}
+
+
+def write_reports(out: Path, scores: dict, test_rows: list[dict], title: str) -> None:
+    """``report/`` of a model directory from :func:`score_on_splits`'s output."""
+    write_report(out / "report", scores["test"], test_rows, scores["test_predictions"], title=title)
+    (out / "report" / "seeds.json").write_text(json.dumps(scores["seeds"], ensure_ascii=False, indent=2) + "\n")
 
 
 def fit_detector(args, train_rows, train_pages, dev_rows, dev_pages):
