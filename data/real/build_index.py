@@ -1,0 +1,228 @@
+#!/usr/bin/env python
+"""Build data/real/index.jsonl from collectors' staging folders (run once per collection wave).
+
+Each staging folder holds the search answers a collector saved (``qNNN.json``, exactly as returned) and
+``labels.jsonl`` (one line per kept result: file, rank, url, label, secondary, kind, hard_negative, group,
+note). This script
+
+- joins labels to their answers and checks every labeled url is in its answer;
+- drops repeated urls (the first label wins; a conflicting label is reported) and keeps at most
+  ``--max-per-event`` pages of one event;
+- groups pages that must share a split: one event (the collectors' group keys, plus texts that are near
+  duplicates), and one site (a site's template shows on every page of it);
+- assigns whole groups to train/dev/test (about 50/25/25, per label), keeping earlier rows' splits;
+- writes the index (no text: url, label, query, rank, sha256 and sentence hashes) and the cache.
+
+    python data/real/build_index.py data/real/staging/*/ [--index data/real/index.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from klassify.labels import LABELS, NOT_ARTICLE  # noqa: E402
+from klassify.near_duplicates import near_duplicate_pairs  # noqa: E402
+from klassify.real import INDEX_FIELDS, default_cache, text_parts, text_sha256  # noqa: E402
+
+SPLIT_SHARES = {"train": 0.5, "dev": 0.25, "test": 0.25}
+ARTICLE_KINDS = {"news_article", "press_release", "broadcast_script"}
+NOT_ARTICLE_KINDS = {
+    "board_list", "tag_or_reporter_page", "teaser_only", "search_results", "gallery_or_photo_viewer",
+    "login_or_member_form", "application_form_or_attachment", "faq_or_civil_guide", "institution_page",
+    "system_info_page", "minutes_or_review_report", "law_or_db_record", "citizen_post", "schedule_or_weather",
+    "error_page", "sitemap_or_menu", "other_non_article",
+}
+
+
+def site_of(url: str) -> str:
+    """The host without ``www.``/``m.``/``mobile.``: the mobile and desktop copies of a site are one site."""
+    host = urlsplit(url).netloc.lower().split(":")[0]
+    for prefix in ("www.", "m.", "mobile."):
+        if host.startswith(prefix):
+            host = host[len(prefix):]
+    return host
+
+
+def read_staging(folder: Path) -> tuple[list[dict], list[str]]:
+    """Labeled results of one collector, each with its text and query; problems as messages."""
+    rows, problems = [], []
+    answers = {}
+    labels_file = folder / "labels.jsonl"
+    if not labels_file.exists():
+        return rows, [f"{folder}: no labels.jsonl"]
+    for n, line in enumerate(labels_file.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{labels_file}:{n}"
+        try:
+            label = json.loads(line)
+        except ValueError as e:
+            problems.append(f"{where}: not JSON ({e})")
+            continue
+        file = folder / label.get("file", "")
+        if file not in answers:
+            try:
+                answers[file] = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                answers[file] = None
+                problems.append(f"{where}: answer {file.name} unreadable ({e})")
+        answer = answers[file]
+        if answer is None:
+            continue
+        result = next((r for r in answer.get("results", []) if r.get("url") == label.get("url")), None)
+        if result is None:
+            problems.append(f"{where}: url not in {file.name}")
+            continue
+        issue = check_label(label)
+        if issue:
+            problems.append(f"{where}: {issue}")
+            continue
+        rows.append({**label, "text": result["excerpt"], "query": answer.get("query", ""), "rank": result.get("rank"),
+                     "collector": folder.name})
+    return rows, problems
+
+
+def check_label(label: dict) -> str | None:
+    if label.get("label") not in LABELS:
+        return f"label {label.get('label')!r} unknown"
+    kinds = NOT_ARTICLE_KINDS if label["label"] == NOT_ARTICLE else ARTICLE_KINDS
+    if label.get("kind") not in kinds:
+        return f"kind {label.get('kind')!r} does not fit label {label['label']}"
+    if any(s not in LABELS[:5] or s == label["label"] for s in label.get("secondary") or []):
+        return f"secondary {label.get('secondary')} invalid"
+    return None
+
+
+class Groups:
+    """Union-find over row positions."""
+
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        self.parent[self.find(i)] = self.find(j)
+
+
+def dedupe(rows: list[dict], max_per_event: int) -> tuple[list[dict], list[str]]:
+    kept, by_url, per_event, messages = [], {}, Counter(), []
+    for row in rows:
+        first = by_url.get(row["url"])
+        if first is not None:
+            if first["label"] != row["label"]:
+                messages.append(f"{row['url']}: {first['collector']} says {first['label']}, "
+                                f"{row['collector']} says {row['label']} (first kept)")
+            continue
+        event = (row["collector"], " ".join(str(row.get("group", "")).split()))
+        if row["label"] != NOT_ARTICLE and per_event[event] >= max_per_event:
+            messages.append(f"{row['url']}: more than {max_per_event} pages of event {event[1]!r}, dropped")
+            continue
+        per_event[event] += 1
+        by_url[row["url"]] = row
+        kept.append(row)
+    return kept, messages
+
+
+def assign_splits(rows: list[dict], previous: dict[str, str], seed: int) -> None:
+    groups = Groups(len(rows))
+    first_of = {}
+    for i, row in enumerate(rows):
+        for key in (("site", row["site"]), ("event", row["collector"], " ".join(str(row.get("group", "")).split()))):
+            if key in first_of:
+                groups.union(i, first_of[key])
+            else:
+                first_of[key] = i
+    for i, j, _ in near_duplicate_pairs([r["text"] for r in rows], threshold=0.5):
+        groups.union(i, j)
+    members = defaultdict(list)
+    for i in range(len(rows)):
+        members[groups.find(i)].append(i)
+    components = list(members.values())
+    rng = random.Random(seed)
+    rng.shuffle(components)
+    components.sort(key=len, reverse=True)
+    totals = Counter(r["label"] for r in rows)
+    have = {s: Counter() for s in SPLIT_SHARES}
+    for component in components:
+        fixed = {previous[rows[i]["url"]] for i in component if rows[i]["url"] in previous}
+        if fixed:
+            split = sorted(fixed)[0]  # an earlier wave's split is never moved
+        else:
+            labels = Counter(rows[i]["label"] for i in component)
+
+            def deficit(s):
+                return sum(n * (SPLIT_SHARES[s] * totals[lab] - have[s][lab]) / totals[lab] for lab, n in labels.items())
+
+            split = max(SPLIT_SHARES, key=deficit)
+        for i in component:
+            rows[i]["split"] = split
+            have[split][rows[i]["label"]] += 1
+    largest = max(map(len, components))
+    print(f"{len(components)} groups; largest {largest} pages", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("staging", nargs="+", type=Path)
+    p.add_argument("--index", type=Path, default=REPO / "data" / "real" / "index.jsonl")
+    p.add_argument("--cache", type=Path, default=None)
+    p.add_argument("--max-per-event", type=int, default=3)
+    p.add_argument("--min-chars", type=int, default=150)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    rows, problems = [], []
+    for folder in a.staging:
+        got, issues = read_staging(folder)
+        rows += got
+        problems += issues
+    short = [r for r in rows if len(r["text"].strip()) < a.min_chars]
+    rows = [r for r in rows if len(r["text"].strip()) >= a.min_chars]
+    problems += [f"{r['url']}: only {len(r['text'].strip())} characters, dropped" for r in short]
+    rows, messages = dedupe(rows, a.max_per_event)
+    problems += messages
+    previous = {}
+    if a.index.exists():
+        previous = {r["url"]: r["split"] for r in map(json.loads, a.index.read_text(encoding="utf-8").splitlines()) if r}
+    for row in rows:
+        row["site"] = site_of(row["url"])
+        row["id"] = "real-" + hashlib.sha1(row["url"].encode("utf-8")).hexdigest()[:10]
+        row["chars"] = len(row["text"])
+        row["sha256"] = text_sha256(row["text"])
+        row["parts"] = text_parts(row["text"])
+        row["secondary"] = list(row.get("secondary") or [])
+        row["hard_negative"] = bool(row.get("hard_negative"))
+    assign_splits(rows, previous, a.seed)
+    rows.sort(key=lambda r: (SPLIT_SHARES and list(SPLIT_SHARES).index(r["split"]), r["id"]))
+    with a.index.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps({k: row.get(k) for k in INDEX_FIELDS}, ensure_ascii=False) + "\n")
+    cache = a.cache or default_cache()
+    with cache.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps({"id": row["id"], "text": row["text"], "match": "exact"}, ensure_ascii=False) + "\n")
+    for message in problems:
+        print(message)
+    counts = Counter((r["split"], r["label"]) for r in rows)
+    print(f"{len(rows)} pages, {len({r['site'] for r in rows})} sites, {len(problems)} problems", file=sys.stderr)
+    for split in SPLIT_SHARES:
+        print(split, {label: counts[(split, label)] for label in LABELS}, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
