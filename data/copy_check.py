@@ -16,6 +16,7 @@ import argparse
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,8 +33,16 @@ BINARY_SUFFIXES = {".npz", ".npy", ".png", ".jpg", ".onnx", ".safetensors", ".gz
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
+_URL = re.compile(r"\S*(?:https?://|www\.|\.(?:kr|com|net|org)/)\S*")
+
+
 def normalise(text: str) -> str:
     return " ".join(text.split())
+
+
+def without_urls(text: str) -> str:
+    """URLs are addresses, not expression: the index holds each page's url, and pages print their own."""
+    return _URL.sub("\x00", text)
 
 
 def window_hashes(text: str, k: int) -> np.ndarray:
@@ -148,7 +157,7 @@ def main(argv=None) -> int:
     checked = 0
     for source, text in sources(a.repo, a.seeds, a.news, a.real):
         checked += 1
-        norm = normalise(text)
+        norm = without_urls(normalise(text))
         for phrase in allowed:
             norm = norm.replace(phrase, "\x00")
         h = window_hashes(norm, k)
