@@ -54,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="progress bar on stderr (default: only when stderr is a terminal)")
     p.set_defaults(run=run_predict)
 
-    e = sub.add_parser("evaluate", help="metrics on labeled JSONL (file or directory)")
-    e.add_argument("data", help="labeled JSONL file or directory (fields text, label[, split])")
+    e = sub.add_parser("evaluate", help="metrics on labeled JSONL (file or directory) or on the real-page set")
+    e.add_argument("data", nargs="?", help="labeled JSONL file or directory (fields text, label[, split])")
+    e.add_argument("--real", nargs="?", const="default", metavar="INDEX",
+                   help="score the real-page set instead (data/real/index.jsonl, or this index), texts from its cache")
     add_model_args(e)
     e.add_argument("--split", default="auto", help="which split to score: test, dev, train, all (auto: test if rows have splits)")
     e.add_argument("--json", dest="json_out", help="also write the metrics as JSON here")
@@ -321,14 +323,31 @@ def format_table(rows) -> str:
 
 # --- evaluate / info -------------------------------------------------------------------------------
 
-def run_evaluate(args) -> int:
+def read_evaluation_rows(args) -> tuple[list[dict], str]:
+    """The labeled rows ``evaluate`` scores, and a name for where they came from."""
     from .data import read_labeled
-    from .evaluation import evaluate, format_metrics, write_report
+    from .real import DEFAULT_INDEX, RealCacheMissing, load_real
 
+    if (args.data is None) == (args.real is None):
+        raise UsageError("give labeled data or --real (one of them)")
+    if args.real is not None:
+        index = DEFAULT_INDEX if args.real == "default" else Path(args.real)
+        try:
+            return load_real(index=index), f"real pages ({index})"
+        except RealCacheMissing as e:
+            raise UsageError(str(e)) from e
+        except (OSError, ValueError) as e:
+            raise UsageError(f"cannot read the real-page index {index}: {e}") from e
     try:
-        rows = read_labeled(args.data)
+        return read_labeled(args.data), args.data
     except (OSError, ValueError) as e:
         raise UsageError(f"cannot read labeled data {args.data}: {e}") from e
+
+
+def run_evaluate(args) -> int:
+    from .evaluation import evaluate, format_metrics, write_report
+
+    rows, source = read_evaluation_rows(args)
     split = args.split
     if split == "auto":
         split = "test" if any(r.get("split") for r in rows) else "all"
@@ -340,7 +359,7 @@ def run_evaluate(args) -> int:
     metrics, predictions = evaluate(clf, rows, show_progress_bar=sys.stderr.isatty())
     metrics["split"] = split
     metrics["model"] = str(clf.path)
-    print(f"model {clf.path} on {args.data} (split: {split})")
+    print(f"model {clf.path} on {source} (split: {split})")
     print(format_metrics(metrics))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(metrics, indent=2) + "\n")

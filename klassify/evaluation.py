@@ -42,7 +42,24 @@ def evaluate(classifier, rows: list[dict], *, batch_size: int = 64, show_progres
     """Run ``classifier`` over labeled rows → ``(metrics, predictions)``."""
     predictions = classifier.predict([r["text"] for r in rows], batch_size=batch_size, show_progress_bar=show_progress_bar)
     metrics = classification_metrics([r["label"] for r in rows], [p.label for p in predictions])
+    if any(r.get("kind") for r in rows):
+        metrics["per_kind"] = per_kind_accuracy(rows, predictions)
     return metrics, predictions
+
+
+def per_kind_accuracy(rows: list[dict], predictions) -> dict:
+    """``{kind: {n, correct, accuracy}}`` over rows that carry a page ``kind`` (real pages do).
+
+    >>> from types import SimpleNamespace as P
+    >>> per_kind_accuracy([{"kind": "board_list", "label": "not_article"}], [P(label="other")])
+    {'board_list': {'n': 1, 'correct': 0, 'accuracy': 0.0}}
+    """
+    counts: dict[str, list[int]] = {}
+    for row, pred in zip(rows, predictions):
+        n_correct = counts.setdefault(row.get("kind") or "unknown", [0, 0])
+        n_correct[0] += 1
+        n_correct[1] += row["label"] == pred.label
+    return {kind: {"n": n, "correct": c, "accuracy": round(c / n, 4)} for kind, (n, c) in sorted(counts.items())}
 
 
 def format_metrics(metrics: dict) -> str:
@@ -50,11 +67,20 @@ def format_metrics(metrics: dict) -> str:
     for label, m in metrics["per_label"].items():
         lines.append(f"{label:<12} {m['precision']:>6.3f} {m['recall']:>6.3f} {m['f1']:>6.3f} {m['support']:>5}")
     lines.append(f"{'macro-F1':<12} {'':>6} {'':>6} {metrics['macro_f1']:>6.3f} {metrics['n']:>5}")
+    if metrics.get("per_kind"):
+        lines.append("")
+        lines.append(f"{'page kind':<31} {'correct':>9} {'acc':>6}")
+        for kind, m in metrics["per_kind"].items():
+            lines.append(f"{kind:<31} {m['correct']:>4}/{m['n']:<4} {m['accuracy']:>6.3f}")
     return "\n".join(lines)
 
 
 def write_report(directory, metrics: dict, rows: list[dict], predictions, *, title: str) -> Path:
-    """metrics.json, confusion.png, misclassified.jsonl and report.md in ``directory``."""
+    """metrics.json, confusion.png, misclassified.jsonl and report.md in ``directory``.
+
+    Real pages (``source == "real"``) are listed by id and url only: their texts are copyrighted and
+    reports are often committed.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -62,9 +88,13 @@ def write_report(directory, metrics: dict, rows: list[dict], predictions, *, tit
     wrong = [(r, p) for r, p in zip(rows, predictions) if r["label"] != p.label]
     with (directory / "misclassified.jsonl").open("w", encoding="utf-8") as f:
         for row, pred in wrong:
-            f.write(json.dumps({"id": row["id"], "gold": row["label"], "predicted": pred.label, "score": pred.score,
-                                "scores": pred.scores, "evidence": pred.evidence, "text": row["text"]},
-                               ensure_ascii=False) + "\n")
+            item = {"id": row["id"], "gold": row["label"], "predicted": pred.label, "score": pred.score,
+                    "scores": pred.scores}
+            if row.get("source") == "real":
+                item |= {"url": row.get("url"), "kind": row.get("kind")}
+            else:
+                item |= {"evidence": pred.evidence, "text": row["text"]}
+            f.write(json.dumps(item, ensure_ascii=False) + "\n")
     (directory / "report.md").write_text(
         f"# {title}\n\n```\n{format_metrics(metrics)}\n```\n\n"
         f"Misclassified: {len(wrong)} of {metrics['n']} (see misclassified.jsonl); confusion matrix: confusion.png\n",
