@@ -40,8 +40,9 @@ NOT_ARTICLE_KINDS = {
     "board_list", "tag_or_reporter_page", "teaser_only", "search_results", "gallery_or_photo_viewer",
     "login_or_member_form", "application_form_or_attachment", "faq_or_civil_guide", "institution_page",
     "system_info_page", "minutes_or_review_report", "law_or_db_record", "citizen_post", "schedule_or_weather",
-    "error_page", "sitemap_or_menu", "other_non_article",
+    "error_page", "sitemap_or_menu", "explainer_or_document",
 }
+RENAMED_KINDS = {"other_non_article": "explainer_or_document"}
 
 
 def site_of(url: str) -> str:
@@ -83,6 +84,7 @@ def read_staging(folder: Path) -> tuple[list[dict], list[str]]:
         if result is None:
             problems.append(f"{where}: url not in {file.name}")
             continue
+        label["kind"] = RENAMED_KINDS.get(label.get("kind"), label.get("kind"))
         issue = check_label(label)
         if issue:
             problems.append(f"{where}: {issue}")
@@ -120,8 +122,12 @@ class Groups:
 
 
 def dedupe(rows: list[dict], max_per_event: int) -> tuple[list[dict], list[str]]:
-    kept, by_url, per_event, messages = [], {}, Counter(), []
+    kept, by_url, by_text, per_event, messages = [], {}, {}, Counter(), []
     for row in rows:
+        same_text = by_text.get(text_sha256(row["text"]))
+        if same_text is not None and same_text["url"] != row["url"]:
+            messages.append(f"{row['url']}: same text as {same_text['url']}, dropped")
+            continue
         first = by_url.get(row["url"])
         if first is not None:
             if first["label"] != row["label"]:
@@ -134,6 +140,7 @@ def dedupe(rows: list[dict], max_per_event: int) -> tuple[list[dict], list[str]]
             continue
         per_event[event] += 1
         by_url[row["url"]] = row
+        by_text[text_sha256(row["text"])] = row
         kept.append(row)
     return kept, messages
 
@@ -153,6 +160,9 @@ def assign_splits(rows: list[dict], previous: dict[str, str], seed: int) -> None
     for i in range(len(rows)):
         members[groups.find(i)].append(i)
     components = list(members.values())
+    for number, component in enumerate(sorted(components, key=lambda c: min(rows[i]["url"] for i in c))):
+        for i in component:  # the collectors' event keys stay in staging: they paraphrase headlines
+            rows[i]["group"] = f"g{number:04d}"
     rng = random.Random(seed)
     rng.shuffle(components)
     components.sort(key=len, reverse=True)
