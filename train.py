@@ -1,6 +1,9 @@
 #!/usr/bin/env python
 """Train a klassify model: fit on train, select on dev, report on test.
 
+When the real-page cache is present (data/real/, see data/README.md), the real train split is trained on,
+every choice is made on real dev, and real test is reported beside the written test split.
+
     python train.py --model tfidf [--data data/labeled] [--out models/tfidf] [--seed 0]
     python train.py --model bert [--base-model e5-small-ko] [--layers 4] [--epochs 6]
     python train.py --rescore models/bert [--data data/labeled]   # score again on a grown corpus, no training
@@ -38,6 +41,13 @@ def parse_args(argv=None) -> TrainingArguments:
                    help="tfidf: morphemes of the body's first N characters also count as lead features (0: off)")
     p.add_argument("--no-augmented", action="store_true", help="ignore augmented training rows")
     p.add_argument("--seeds-dir", default=None, help="seed pages to report on (default: ../shared/seeds)")
+    p.add_argument("--real-pages", default=defaults.real_pages,
+                   help="real web pages (data/real/): auto = train on the real train split and choose on real dev when "
+                        "the text cache is present; none = written corpus only; or another index file")
+    p.add_argument("--real-weights", default=",".join(map(str, defaults.real_weights)),
+                   help="sample weights of a real training page (against 1 for a written one) tried on dev")
+    p.add_argument("--text-article-weights", default=",".join(map(str, defaults.text_article_weights)),
+                   help="tfidf: shares of the article decision given to the text model's not_article class, tried on dev")
     bert = p.add_argument_group("--model bert")
     bert.add_argument("--base-model", default=defaults.base_model,
                       help="e5-small-ko (built in, offline), a Hugging Face hub id, or a local transformers directory")
@@ -76,7 +86,9 @@ def parse_args(argv=None) -> TrainingArguments:
         title_weights=tuple(float(w) for w in a.title_weights.split(",")),
         cue_weights=tuple(float(w) for w in a.cue_weights.split(",")), morpheme_chars=a.morpheme_chars, lead_chars=a.lead_chars,
         kiwi_default_dict=a.kiwi_default_dict,
-        include_augmented=not a.no_augmented, seeds_dir=a.seeds_dir, quiet=a.quiet,
+        include_augmented=not a.no_augmented, seeds_dir=a.seeds_dir, quiet=a.quiet, real_pages=a.real_pages,
+        real_weights=tuple(float(w) for w in a.real_weights.split(",")),
+        text_article_weights=tuple(float(w) for w in a.text_article_weights.split(",")),
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,
         batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, backend=a.backend, device=a.device, vocab_news=a.vocab_news,

@@ -45,10 +45,14 @@ class Classifier:
     labels: tuple[str, ...] = LABELS
 
     def __init__(self, detector, initiative_model, *, article_threshold: float = 0.5,
-                 secondary_threshold: float = 0.5, manifest: dict | None = None, path=None):
+                 secondary_threshold: float = 0.5, text_article_weight: float = 0.0, manifest: dict | None = None,
+                 path=None):
         self.detector = detector  # an article.ArticleDetector over article.page_features
         self.model = initiative_model
         self.article_threshold = article_threshold
+        # Share of the article score that comes from the text model's own not_article class (models that
+        # learned one): the detector sees a page's shape, the text model its words (minutes, forms, guides).
+        self.text_article_weight = text_article_weight
         self.secondary_threshold = secondary_threshold
         self.manifest = manifest or {}
         self.path = path
@@ -86,13 +90,15 @@ class Classifier:
             detector, model,
             article_threshold=thresholds.get("article", 0.5),
             secondary_threshold=thresholds.get("secondary", 0.5),
+            text_article_weight=thresholds.get("text_article_weight", 0.0),
             manifest=manifest, path=directory,
         )
 
     def save(self, path, manifest: dict | None = None):
         info = {
             "model_type": self.model.kind,
-            "thresholds": {"article": self.article_threshold, "secondary": self.secondary_threshold},
+            "thresholds": {"article": self.article_threshold, "secondary": self.secondary_threshold,
+                           "text_article_weight": self.text_article_weight},
             **(manifest or {}),
         }
         directory = Path(path)
@@ -146,11 +152,16 @@ class Classifier:
         conditional = np.zeros((len(pages), len(ARTICLE_LABELS)))
         analyses = [None] * len(pages)
         todo = prepared.todo
-        if todo:
+        if todo and self.text_article_weight > 0 and getattr(self.model, "predicts_not_article", False):
+            conditional[todo], text_not_article, found = self.model.predict_proba_with_not_article(
+                prepared.texts, prepared=prepared.tokens)
+            w = self.text_article_weight
+            article[todo] = (1 - w) * article[todo] + w * (1 - text_not_article)
+        elif todo:
             conditional[todo], found = self.model.predict_proba(prepared.texts, return_analyses=True,
                                                                 prepared=prepared.tokens)
-            for i, analysis in zip(todo, found):
-                analyses[i] = analysis
+        for i, analysis in zip(todo, found if todo else []):
+            analyses[i] = analysis
         conditional[[i for i, p in enumerate(pages) if not p.body], ARTICLE_LABELS.index("other")] = 1.0
         joint = np.hstack([article[:, None] * conditional, (1 - article)[:, None]])
         return joint, article, conditional, analyses

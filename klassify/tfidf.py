@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from .labels import ARTICLE_LABELS
+from .labels import ARTICLE_LABELS, NOT_ARTICLE
 
 #: Parts of speech that carry topic: common/proper nouns, verb and adjective stems, roots, foreign words.
 CONTENT_TAGS = ("NNG", "NNP", "VV", "VA", "XR", "SL", "SH")
@@ -164,9 +164,15 @@ class TfidfInitiativeModel:
         self.calib_a = np.asarray(calib_a, dtype=np.float64)
         self.calib_b = np.asarray(calib_b, dtype=np.float64)
         self.classes = list(classes)
-        if sorted(self.classes) != sorted(self.labels):
+        if sorted(set(self.classes) - {NOT_ARTICLE}) != sorted(self.labels):
             raise ValueError(f"training data must contain every article label {self.labels}, got {self.classes}")
         self._order = [self.classes.index(label) for label in self.labels]
+
+    @property
+    def predicts_not_article(self) -> bool:
+        """Whether the text model also learned ``not_article`` (a seventh class the Classifier can blend
+        into the article detector's score, for non-articles whose shape looks like an article)."""
+        return NOT_ARTICLE in self.classes
 
     @classmethod
     def from_pipeline(cls, pipeline) -> "TfidfInitiativeModel":
@@ -213,18 +219,32 @@ class TfidfInitiativeModel:
         return self.morphemes.analyze(list(texts))
 
     def predict_proba(self, texts, *, return_analyses: bool = False, prepared=None):
-        """Calibrated probabilities ``[N, 6]`` in :data:`ARTICLE_LABELS` order.
+        """Calibrated probabilities ``[N, 6]`` in :data:`ARTICLE_LABELS` order (given that it is an article).
 
         With ``return_analyses=True`` also returns each text's morphemes, for :meth:`evidence`;
         ``prepared`` is :meth:`prepare`'s output for the same texts.
         """
-        from scipy.sparse import hstack
+        proba, _, analyses = self.predict_proba_with_not_article(texts, prepared=prepared)
+        return (proba, analyses) if return_analyses else proba
 
+    def predict_proba_with_not_article(self, texts, *, prepared=None):
+        """``(article-label probabilities [N, 6], P(not_article) [N], analyses)``; P(not_article) is 0 for
+        models trained without that class."""
         texts = list(texts)
         if not texts:
-            empty = np.zeros((0, len(self.labels)))
-            return (empty, []) if return_analyses else empty
+            return np.zeros((0, len(self.labels))), np.zeros(0), []
         analyses = prepared if prepared is not None else self.prepare(texts)
+        proba = self._class_proba(texts, analyses)
+        not_article = proba[:, self.classes.index(NOT_ARTICLE)] if self.predicts_not_article else np.zeros(len(texts))
+        article = proba[:, self._order]
+        total = article.sum(axis=1, keepdims=True)
+        article = np.divide(article, total, out=np.full_like(article, 1 / article.shape[1]), where=total > 0)
+        return article, not_article, analyses
+
+    def _class_proba(self, texts: list[str], analyses) -> np.ndarray:
+        """Calibrated probabilities over :attr:`classes`, in that order."""
+        from scipy.sparse import hstack
+
         docs = [" ".join(term for term, _ in a) for a in analyses]
         blocks = [self.morph_vectorizer.transform(docs), self.char_vectorizer.transform(texts)]
         if self.title_vectorizer is not None:
@@ -236,9 +256,7 @@ class TfidfInitiativeModel:
         # scikit-learn's sigmoid calibration, one-vs-rest, then normalised (as CalibratedClassifierCV does)
         proba = 1.0 / (1.0 + np.exp(self.calib_a * decision + self.calib_b))
         total = proba.sum(axis=1, keepdims=True)
-        proba = np.divide(proba, total, out=np.full_like(proba, 1 / proba.shape[1]), where=total > 0)
-        proba = proba[:, self._order]
-        return (proba, analyses) if return_analyses else proba
+        return np.divide(proba, total, out=np.full_like(proba, 1 / proba.shape[1]), where=total > 0)
 
     def evidence(self, title: str | None, body: str, analysis, label: str) -> str | None:
         """The body sentence whose morphemes push hardest towards ``label`` (morpheme weights of the SVM).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from .evaluation import classification_metrics, evaluate, format_metrics, write_
 from .labels import ARTICLE_LABELS, INITIATIVES, NOT_ARTICLE
 from .modeling import Classifier
 from .reading import read_page
+from .real import DEFAULT_INDEX, RealCacheMissing, load_real
 from .tfidf import KiwiMorphemes, title_terms
 
 
@@ -124,6 +126,15 @@ class TrainingArguments:
     lead_chars: int = 100
     include_augmented: bool = True
     seeds_dir: str | None = None  # real seed pages to report on (skipped when absent)
+    # Real public web pages (data/real/): "auto" trains on the real train split and selects on real dev
+    # when the text cache is present (else the written corpus alone, said in one line); "none" never;
+    # or the path of another index.
+    real_pages: str = "auto"
+    # Sample weight of a real training page against a written one, tried on real dev with each C.
+    real_weights: tuple[float, ...] = (1.0, 2.0, 4.0)
+    # tfidf: share of the article decision taken from the text model's own not_article class (0 = the
+    # page-shape detector alone), tried on dev together with the article threshold.
+    text_article_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
     # --model bert
     base_model: str = "e5-small-ko"  # built-in offline base, a hub id or a local transformers directory
     layers: int = 4  # first N layers of the base are kept and fine-tuned
@@ -160,28 +171,37 @@ def train(args: TrainingArguments) -> tuple[Classifier, dict]:
         if not part:
             raise ValueError(f"the labeled data has no {name} rows")
     news = sample_news(args.news_negatives, seed=args.seed, path=args.news_path)
-    log(args, f"train {len(split['train'])} (+{len(news)} real news articles) | dev {len(split['dev'])} | test {len(split['test'])}")
+    real = real_splits(args)
+    for name in ("train", "dev", "test"):
+        split[f"real_{name}"] = real[name] if real else []
+    # Every choice is made on real dev when there is one: the written dev is saturated (data/README.md).
+    select_name = "real_dev" if split["real_dev"] else "dev"
+    log(args, f"train {len(split['train'])} written + {len(split['real_train'])} real pages (+{len(news)} real news "
+              f"articles) | dev {len(split['dev'])} | test {len(split['test'])} | real dev {len(split['real_dev'])} | "
+              f"real test {len(split['real_test'])} | choices made on {select_name}")
 
-    train_rows = split["train"] + news
+    train_rows = split["train"] + split["real_train"] + news
     train_pages = [read_page(r["text"]) for r in train_rows]
-    dev_pages = [read_page(r["text"]) for r in split["dev"]]
-
-    detector, article_threshold = fit_detector(args, train_rows, train_pages, split["dev"], dev_pages)
+    select_rows = split[select_name]
+    select_pages = [read_page(r["text"]) for r in select_rows]
     # Real news as `other` pulled broad municipal integrity articles towards `other` (seed pages 000 and
     # 002), while a model trained without it still called 96% of held-out news `other`: by default the
     # news only teaches the detector what real articles look like.
-    n_initiative = len(train_rows) if args.news_as_other else len(split["train"])
+    n_initiative = len(train_rows) if args.news_as_other else len(train_rows) - len(news)
     if args.model == "bert":
         from .bert_training import fit_bert_model
 
+        detector, article_threshold = fit_detector(args, train_rows, train_pages, select_rows, select_pages)
         vocab_texts = [r["text"] for r in sample_news(args.vocab_news, seed=args.seed, path=args.news_path)]
-        model, selection = fit_bert_model(args, train_rows[:n_initiative], train_pages[:n_initiative], split["dev"],
-                                          dev_pages, detector, article_threshold, vocab_texts, lambda m: log(args, m))
+        initiative_rows = [r for r in train_rows[:n_initiative] if r["label"] != NOT_ARTICLE]
+        initiative_pages = [p for r, p in zip(train_rows[:n_initiative], train_pages) if r["label"] != NOT_ARTICLE]
+        model, selection = fit_bert_model(args, initiative_rows, initiative_pages, select_rows,
+                                          select_pages, detector, article_threshold, vocab_texts, lambda m: log(args, m))
+        clf = Classifier(detector, model, article_threshold=article_threshold)
     else:
-        model, selection = fit_initiative_model(args, train_rows[:n_initiative], train_pages[:n_initiative],
-                                                split["dev"], dev_pages, detector, article_threshold)
-    clf = Classifier(detector, model, article_threshold=article_threshold)
-    clf.secondary_threshold = choose_secondary_threshold(clf, split["dev"], dev_pages)
+        clf, selection = fit_tfidf_classifier(args, train_rows, train_pages, n_initiative, select_rows, select_pages)
+    selection["chosen_on"] = select_name
+    clf.secondary_threshold = choose_secondary_threshold(clf, select_rows, select_pages)
 
     if args.model == "bert":
         from .bert_training import pruning_agreement
@@ -191,19 +211,22 @@ def train(args: TrainingArguments) -> tuple[Classifier, dict]:
             model, [model.model_text(p.title, p.body) for p in test_pages if p.body])
         log(args, f"pruned vs full vocabulary on test pages: {selection['pruning_agreement_test']}")
     scores = score_on_splits(clf, split, args.seeds_dir)
-    log(args, "test split:\n" + format_metrics(scores["test"]))
+    for name in ("test", "real_test"):
+        if name in scores:
+            log(args, f"{name} split:\n" + format_metrics(scores[name]))
     seeds = scores["seeds"]
     out = Path(args.out) if args.out else models_dir() / args.model
     summary = {
         "training_args": {k: v for k, v in asdict(args).items() if k not in ("quiet",)},
         "training_counts": count_labels(train_rows, split),
+        "real_pages": real_record(real),
         "selection": selection,
-        "metrics": {"dev": brief(scores["dev"]), "test": brief(scores["test"])},
+        "metrics": {name: brief(scores[name]) for name in METRIC_SPLITS if name in scores},
         "seeds": seeds,
         "train_seconds": round(time.time() - started, 1),
     }
     clf.save(out, summary)
-    write_reports(out, scores, split["test"], title=f"{args.model}: test split")
+    write_reports(out, scores, split, title=f"{args.model}")
     log(args, f"model written to {out} in {summary['train_seconds']} s; seeds: {seeds.get('correct', 'n/a')}")
     return clf, summary
 
@@ -227,39 +250,95 @@ def rescore(model, *, data=None, seeds_dir=None, force: bool = False, quiet: boo
     if shrunk and not force:
         raise ValueError("the dev/test splits lost pages since this model was scored (" + ", ".join(shrunk)
                          + "), so they may now hold pages it was trained on; retrain it, or pass force=True")
+    real = real_splits(TrainingArguments(quiet=quiet))
+    if real:
+        split["real_dev"], split["real_test"] = real["dev"], real["test"]
     scores = score_on_splits(clf, split, seeds_dir)
     dev_metrics, test_metrics, seeds = scores["dev"], scores["test"], scores["seeds"]
     out = Path(clf.path)
     previous = clf.manifest.get("metrics", {})
-    update_manifest(out, metrics={"dev": brief(dev_metrics), "test": brief(test_metrics)}, seeds=seeds, rescored={
-        "date": time.strftime("%Y-%m-%d"),
-        "counts": {"dev": now["dev"], "test": now["test"]},
-        "previous_macro_f1": {name: m.get("macro_f1") for name, m in previous.items()},
-    })
-    write_reports(out, scores, split["test"], title=f"{clf.model.kind}: test split (rescored, not retrained)")
+    update_manifest(out, metrics={name: brief(scores[name]) for name in METRIC_SPLITS if name in scores}, seeds=seeds,
+                    rescored={
+                        "date": time.strftime("%Y-%m-%d"),
+                        "counts": {"dev": now["dev"], "test": now["test"]},
+                        "real_pages": real_record(real),
+                        "previous_macro_f1": {name: m.get("macro_f1") for name, m in previous.items()},
+                    })
+    write_reports(out, scores, split, title=f"{clf.model.kind} (rescored, not retrained)")
     if not quiet:
-        print("test split:\n" + format_metrics(test_metrics), flush=True)
-        print(f"{out} rescored: dev {previous.get('dev', {}).get('macro_f1')} -> {dev_metrics['macro_f1']} "
-              f"(n={dev_metrics['n']}), test {previous.get('test', {}).get('macro_f1')} -> {test_metrics['macro_f1']} "
-              f"(n={test_metrics['n']}); seeds: {seeds.get('correct', 'n/a')}", flush=True)
-    return {"dev": dev_metrics, "test": test_metrics, "seeds": seeds}
+        for name in ("test", "real_test"):
+            if name in scores:
+                print(f"{name} split:\n" + format_metrics(scores[name]), flush=True)
+        print(f"{out} rescored: " + ", ".join(
+            f"{name} {previous.get(name, {}).get('macro_f1')} -> {scores[name]['macro_f1']} (n={scores[name]['n']})"
+            for name in METRIC_SPLITS if name in scores) + f"; seeds: {seeds.get('correct', 'n/a')}", flush=True)
+    return {name: scores[name] for name in (*METRIC_SPLITS, "seeds") if name in scores}
+
+
+METRIC_SPLITS = ("dev", "test", "real_dev", "real_test")
 
 
 def score_on_splits(clf: Classifier, split: dict, seeds_dir: str | None) -> dict:
-    """What a model's report and manifest record: dev and test metrics, test predictions, seed results."""
-    dev_metrics, _ = evaluate(clf, split["dev"])
-    test_metrics, test_predictions = evaluate(clf, split["test"])
-    return {"dev": dev_metrics, "test": test_metrics, "test_predictions": test_predictions,
-            "seeds": seed_results(clf, seeds_dir)}
+    """What a model's report and manifest record: metrics and predictions on every split that has pages
+    (written dev/test, real dev/test), and seed results."""
+    scores = {"seeds": seed_results(clf, seeds_dir)}
+    for name in METRIC_SPLITS:
+        if split.get(name):
+            scores[name], scores[f"{name}_predictions"] = evaluate(clf, split[name])
+    return scores
 
 
-def write_reports(out: Path, scores: dict, test_rows: list[dict], title: str) -> None:
-    """``report/`` of a model directory from :func:`score_on_splits`'s output."""
-    write_report(out / "report", scores["test"], test_rows, scores["test_predictions"], title=title)
+def write_reports(out: Path, scores: dict, split: dict, title: str) -> None:
+    """``report/`` (written test) and ``report/real-test/`` (real test: ids and urls, no text) of a model
+    directory from :func:`score_on_splits`'s output."""
+    write_report(out / "report", scores["test"], split["test"], scores["test_predictions"], title=f"{title}: test split")
     (out / "report" / "seeds.json").write_text(json.dumps(scores["seeds"], ensure_ascii=False, indent=2) + "\n")
+    if "real_test" in scores:
+        write_report(out / "report" / "real-test", scores["real_test"], split["real_test"],
+                     scores["real_test_predictions"], title=f"{title}: real test split")
 
 
-def fit_detector(args, train_rows, train_pages, dev_rows, dev_pages):
+def real_splits(args) -> dict | None:
+    """The real pages by split, or None (with one line saying why) when not used or not cached."""
+    if args.real_pages in (None, "", "none"):
+        return None
+    index = DEFAULT_INDEX if args.real_pages == "auto" else Path(args.real_pages)
+    try:
+        rows = load_real(index=index)
+    except RealCacheMissing as e:
+        if args.real_pages != "auto":
+            raise
+        log(args, f"real pages not used: {e}")
+        return None
+    import hashlib
+
+    real = {name: [r for r in rows if r["split"] == name] for name in ("train", "dev", "test")}
+    real["index"] = str(index)
+    real["index_sha256"] = hashlib.sha256(Path(index).read_bytes()).hexdigest()
+    return real
+
+
+def real_record(real: dict | None) -> dict | None:
+    """What the manifest says about the real pages a model was trained and selected on."""
+    if real is None:
+        return None
+    return {"index_sha256": real["index_sha256"],
+            "counts": {name: dict(sorted(Counter(r["label"] for r in real[name]).items())) for name in ("train", "dev", "test")}}
+
+
+def real_sample_weights(rows, real_weight: float) -> np.ndarray:
+    return np.array([real_weight if r.get("source") == "real" else 1.0 for r in rows])
+
+
+def fit_detector(args, train_rows, train_pages, dev_rows, dev_pages, real_weight: float | None = None):
+    detector = fit_detector_only(args, train_rows, train_pages, args.real_weights[0] if real_weight is None else real_weight)
+    scores = detector.score_pages(dev_pages)
+    threshold = choose_article_threshold(scores, [r["label"] != NOT_ARTICLE for r in dev_rows])
+    log(args, f"article detector: threshold {threshold} chosen on dev")
+    return detector, threshold
+
+
+def fit_detector_only(args, train_rows, train_pages, real_weight: float) -> ArticleDetector:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from .article import feature_matrix
@@ -268,12 +347,8 @@ def fit_detector(args, train_rows, train_pages, dev_rows, dev_pages):
     boosted = HistGradientBoostingClassifier(
         max_iter=300, learning_rate=0.05, max_leaf_nodes=15, l2_regularization=1.0,
         class_weight="balanced", random_state=args.seed,
-    ).fit(feature_matrix(train_pages), y)
-    detector = ArticleDetector.from_sklearn(boosted)
-    scores = detector.score_pages(dev_pages)
-    threshold = choose_article_threshold(scores, [r["label"] != NOT_ARTICLE for r in dev_rows])
-    log(args, f"article detector: threshold {threshold} chosen on dev")
-    return detector, threshold
+    ).fit(feature_matrix(train_pages), y, sample_weight=real_sample_weights(train_rows, real_weight))
+    return ArticleDetector.from_sklearn(boosted)
 
 
 def choose_article_threshold(scores, is_article) -> float:
@@ -289,13 +364,21 @@ def choose_article_threshold(scores, is_article) -> float:
     return float(max(grid, key=lambda t: (f1_score(y_not, scores < t, zero_division=0), -abs(t - 0.5))))
 
 
-def fit_initiative_model(args, train_rows, train_pages, dev_rows, dev_pages, detector, article_threshold):
-    """Fit the features once, then pick C for the calibrated SVM by dev macro-F1 over all 7 labels."""
+def fit_tfidf_classifier(args, train_rows, train_pages, n_initiative, dev_rows, dev_pages):
+    """Fit the TF-IDF features once, then choose on dev, by macro-F1 over all 7 labels: the weight of real
+    pages, the headline and cue block weights, the SVM's C, how much of the article decision the text
+    model's own not_article class takes, and the article threshold.
+
+    The SVM learns ``not_article`` as a seventh class from the pages that have a body, so that words
+    (minutes, forms, guides, citizens' posts) can overrule a detector that sees only the page's shape.
+    """
     from sklearn.base import clone
 
     from .tfidf import TfidfInitiativeModel
 
-    keep = [i for i, r in enumerate(train_rows) if r["label"] != NOT_ARTICLE and train_pages[i].body]
+    learn_not_article = any(w > 0 for w in args.text_article_weights)
+    keep = [i for i in range(n_initiative) if train_pages[i].body
+            and (learn_not_article or train_rows[i]["label"] != NOT_ARTICLE)]
     texts = [TfidfInitiativeModel.model_text(train_pages[i].title, train_pages[i].body) for i in keep]
     labels = [train_rows[i]["label"] for i in keep]
     use_cues = any(w > 0 for w in args.cue_weights)
@@ -305,32 +388,61 @@ def fit_initiative_model(args, train_rows, train_pages, dev_rows, dev_pages, det
     x_train = features.fit_transform(texts)
     widths = block_widths(features)
     classifier_template = pipeline.named_steps["classifier"]
-    scores = {}
-    best = None
+    gold = [r["label"] for r in dev_rows]
+    has_body = np.array([bool(p.body) for p in dev_pages])
+    dev_todo = [i for i, p in enumerate(dev_pages) if p.body]
+    dev_texts = [TfidfInitiativeModel.model_text(dev_pages[i].title, dev_pages[i].body) for i in dev_todo]
     dev_tokens = None  # kiwi's analysis of the dev pages is the same for every candidate: do it once
-    for title_weight in args.title_weights:  # the first weights win ties
-        for cue_weight in (args.cue_weights if use_cues else (0.0,)):
-            weights = {"title": title_weight, **({"cues": cue_weight} if use_cues else {})}
-            x_weighted = scale_blocks(x_train, widths, weights)
-            features.transformer_weights = {k: w for k, w in weights.items() if w != 1.0} or None
-            for C in args.c_grid:
-                classifier = clone(classifier_template).set_params(estimator__C=C).fit(x_weighted, labels)
-                pipeline.steps[-1] = ("classifier", classifier)
-                model = TfidfInitiativeModel.from_pipeline(pipeline)
-                clf = Classifier(detector, model, article_threshold=article_threshold)
-                if dev_tokens is None:
-                    dev_tokens = clf.prepare(dev_pages)
-                metrics = classification_metrics([r["label"] for r in dev_rows],
-                                                 [p.label for p in clf.predict_prepared(dev_pages, dev_tokens)])
-                key = (title_weight, cue_weight, C)
-                scores[key] = metrics["macro_f1"]
-                log(args, f"  headline weight {title_weight}, cue weight {cue_weight}, C={C}: "
-                          f"dev macro-F1 {metrics['macro_f1']:.4f}")
-                if best is None or metrics["macro_f1"] > scores[best[0]]:
-                    best = (key, model)
-    (title_weight, cue_weight, C), model = best
-    return model, {"C": C, "title_weight": title_weight, "cue_weight": cue_weight,
-                   "dev_macro_f1_by_title_weight_cue_weight_and_C": {"/".join(map(str, k)): v for k, v in scores.items()}}
+    scores, best = {}, None
+    any_real = any(train_rows[i].get("source") == "real" for i in keep)
+    for real_weight in (args.real_weights if any_real else args.real_weights[:1]):
+        detector = fit_detector_only(args, train_rows, train_pages, real_weight)
+        shape_score = detector.score_pages(dev_pages)
+        weight_of_row = real_sample_weights([train_rows[i] for i in keep], real_weight)
+        for title_weight in args.title_weights:  # the first weights win ties
+            for cue_weight in (args.cue_weights if use_cues else (0.0,)):
+                weights = {"title": title_weight, **({"cues": cue_weight} if use_cues else {})}
+                x_weighted = scale_blocks(x_train, widths, weights)
+                features.transformer_weights = {k: w for k, w in weights.items() if w != 1.0} or None
+                for C in args.c_grid:
+                    classifier = clone(classifier_template).set_params(estimator__C=C).fit(
+                        x_weighted, labels, sample_weight=weight_of_row)
+                    pipeline.steps[-1] = ("classifier", classifier)
+                    model = TfidfInitiativeModel.from_pipeline(pipeline)
+                    if dev_tokens is None:
+                        dev_tokens = model.prepare(dev_texts)
+                    conditional = np.zeros((len(dev_pages), len(ARTICLE_LABELS)))
+                    text_not_article = np.zeros(len(dev_pages))
+                    conditional[dev_todo], text_not_article[dev_todo], _ = model.predict_proba_with_not_article(
+                        dev_texts, prepared=dev_tokens)
+                    article_labels = np.array(ARTICLE_LABELS)[conditional.argmax(axis=1)]
+                    for mix in (args.text_article_weights if model.predicts_not_article else (0.0,)):
+                        article = np.where(has_body, (1 - mix) * shape_score + mix * (1 - text_not_article), 0.0)
+                        for threshold in ARTICLE_THRESHOLDS:
+                            predicted = np.where((article >= threshold) & has_body, article_labels, NOT_ARTICLE)
+                            f1 = classification_metrics(gold, list(predicted))["macro_f1"]
+                            key = (real_weight, title_weight, cue_weight, C, mix, float(threshold))
+                            scores[key] = f1
+                            # ties: the earlier candidate, unless this threshold is closer to 0.5
+                            if best is None or f1 > scores[best[0]] + 1e-9 or (
+                                    abs(f1 - scores[best[0]]) <= 1e-9 and key[:5] == best[0][:5]
+                                    and abs(threshold - 0.5) < abs(best[0][5] - 0.5)):
+                                best = (key, model, detector)
+                    top = max(v for k, v in scores.items() if k[:4] == (real_weight, title_weight, cue_weight, C))
+                    log(args, f"  real weight {real_weight}, headline weight {title_weight}, cue weight {cue_weight}, "
+                              f"C={C}: dev macro-F1 {top:.4f} (best text weight and threshold)")
+    (real_weight, title_weight, cue_weight, C, mix, threshold), model, detector = best
+    log(args, f"chosen: real weight {real_weight}, headline weight {title_weight}, cue weight {cue_weight}, C={C}, "
+              f"text not_article weight {mix}, article threshold {threshold}: dev macro-F1 {scores[best[0]]:.4f}")
+    clf = Classifier(detector, model, article_threshold=threshold, text_article_weight=mix)
+    return clf, {"C": C, "title_weight": title_weight, "cue_weight": cue_weight, "real_weight": real_weight,
+                 "text_article_weight": mix, "article_threshold": threshold, "dev_macro_f1": scores[best[0]],
+                 "dev_macro_f1_by_real_title_cue_C": {
+                     "/".join(map(str, k)): max(v for kk, v in scores.items() if kk[:4] == k)
+                     for k in {k[:4] for k in scores}}}
+
+
+ARTICLE_THRESHOLDS = np.round(np.arange(0.3, 0.71, 0.05), 2)
 
 
 def block_widths(features) -> dict[str, int]:

@@ -41,6 +41,6 @@ def tiny_model(tmp_path_factory, written_rows):
     data = root / "tiny.jsonl"
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     args = TrainingArguments(data=str(data), out=str(root / "model"), news_negatives=0, c_grid=(0.3,),
-                             seeds_dir=str(root / "no-seeds"), quiet=True)
+                             seeds_dir=str(root / "no-seeds"), quiet=True, real_pages="none")
     clf, summary = train(args)
     return root / "model", clf, summary
