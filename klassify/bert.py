@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from .labels import ARTICLE_LABELS
-from .tfidf import sentence_spans, title_prefix
+from .lines import sentence_spans
+from .tfidf import title_prefix
 
 LORA_TARGETS = ["query", "key", "value", "dense"]
 

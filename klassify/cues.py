@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from .tfidf import sentence_spans
+from .lines import sentence_spans
 
 #: Cue words per label (LABELING.md); ``other`` collects the events of rule 3 (meetings, evaluations...).
 CUES = {

@@ -202,3 +202,25 @@ def _keep_text_line(line: str, kind: LineKind) -> bool:
         return True
     # Inside the block, keep captions, list items and sub-headings; drop bare menu words and symbols.
     return len(HANGUL.findall(line)) >= 4 or len(line) >= 20
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[다요][.!?])\s+|(?<=[.!?][\"'”’])\s+|\n+")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence (Korean sentence ends and line breaks), whitespace trimmed.
+
+    >>> t = "시는 교육을 열었다. 200명이 참석했다.\\n▲ 사진"
+    >>> [t[a:b] for a, b in sentence_spans(t)]
+    ['시는 교육을 열었다.', '200명이 참석했다.', '▲ 사진']
+    """
+    spans, start = [], 0
+    for match in [*_SENTENCE_BREAK.finditer(text), None]:
+        end = match.start() if match else len(text)
+        piece = text[start:end]
+        if piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            spans.append((start + lead, start + len(piece.rstrip())))
+        if match:
+            start = match.end()
+    return spans

@@ -46,9 +46,9 @@ def text_parts(text: str) -> list[str]:
     They let a re-copied text that differs by a slip of a few characters be told apart from a different
     text (one or two parts differ, not all), without keeping any of the text.
 
-    >>> text_parts("가나다. 라마\n바사") == text_parts("가나다. 라마\n바사")
+    >>> text_parts("가나다. 라마\\n바사") == text_parts("가나다. 라마\\n바사")
     True
-    >>> len(text_parts("가나다. 라마\n바사"))
+    >>> len(text_parts("가나다. 라마\\n바사"))
     3
     """
     pieces = [p for p in re.split(r"(?<=[.!?\n])", text) if p.strip()]

@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 from .labels import ARTICLE_LABELS, NOT_ARTICLE
+from .lines import sentence_spans  # noqa: F401  (re-exported: older code imports it from here)
 
 #: Parts of speech that carry topic: common/proper nouns, verb and adjective stems, roots, foreign words.
 CONTENT_TAGS = ("NNG", "NNP", "VV", "VA", "XR", "SL", "SH")
@@ -100,28 +101,6 @@ class KiwiMorphemes:
 
 def _prefix(start: int, first_line_end: int, lead_end: int) -> str:
     return "T:" if start < first_line_end else "L:" if start < lead_end else ""
-
-
-_SENTENCE_END = re.compile(r"(?<=[다요][.!?])\s+|(?<=[.!?][\"'”’])\s+|\n+")
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each sentence (Korean sentence ends and line breaks), whitespace trimmed.
-
-    >>> t = "시는 교육을 열었다. 200명이 참석했다.\\n▲ 사진"
-    >>> [t[a:b] for a, b in sentence_spans(t)]
-    ['시는 교육을 열었다.', '200명이 참석했다.', '▲ 사진']
-    """
-    spans, start = [], 0
-    for match in [*_SENTENCE_END.finditer(text), None]:
-        end = match.start() if match else len(text)
-        piece = text[start:end]
-        if piece.strip():
-            lead = len(piece) - len(piece.lstrip())
-            spans.append((start + lead, start + len(piece.rstrip())))
-        if match:
-            start = match.end()
-    return spans
 
 
 def title_terms(morphemes: str) -> str:
