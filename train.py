@@ -26,7 +26,10 @@ def parse_args(argv=None) -> TrainingArguments:
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--news-negatives", type=int, default=defaults.news_negatives,
                    help="real news articles from ../shared/corpora shown to the article detector (0 = none; skipped if absent)")
-    p.add_argument("--news-as-other", action="store_true", help="also train the initiative model on them as `other`")
+    p.add_argument("--news-as-other", action=argparse.BooleanOptionalAction, default=defaults.news_as_other,
+                   help="also train the initiative model on them as `other` (at --news-weight)")
+    p.add_argument("--news-weight", type=float, default=defaults.news_weight,
+                   help="sample weight of the news articles in the initiative model (with --news-as-other)")
     p.add_argument("--news-path", default=None, help="news JSONL.gz (default: ../shared/corpora/news_ko.jsonl.gz)")
     p.add_argument("--c-grid", default=",".join(map(str, defaults.c_grid)), help="SVM C values tried on dev")
     p.add_argument("--title-weights", default=",".join(map(str, defaults.title_weights)),
@@ -81,7 +84,7 @@ def parse_args(argv=None) -> TrainingArguments:
         return a
     return TrainingArguments(
         model=a.model, data=a.data, out=a.out, seed=a.seed, news_negatives=a.news_negatives, news_path=a.news_path,
-        news_as_other=a.news_as_other,
+        news_as_other=a.news_as_other, news_weight=a.news_weight,
         c_grid=tuple(float(c) for c in a.c_grid.split(",")),
         title_weights=tuple(float(w) for w in a.title_weights.split(",")),
         cue_weights=tuple(float(w) for w in a.cue_weights.split(",")), morpheme_chars=a.morpheme_chars, lead_chars=a.lead_chars,

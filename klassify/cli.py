@@ -373,7 +373,7 @@ def run_info(args) -> int:
     m = clf.manifest
 
     def show(name: str, value) -> None:
-        print(f"{name + ':':<18}{value}")
+        print(f"{name + ':':<20}{value}")
 
     show("model", f"{clf.path} ({m.get('model_type')})")
     show("created", m.get("created"))

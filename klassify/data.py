@@ -105,7 +105,7 @@ def sample_news(
             if len(text) < min_chars or "일정" in title or any(w in text for w in exclude_words):
                 continue
             seen += 1
-            row = {"id": f"news-{item.get('url', seen)}", "text": f"{title}\n\n{text}", "label": "other"}
+            row = {"id": f"news-{item.get('url', seen)}", "text": f"{title}\n\n{text}", "label": "other", "source": "news"}
             if len(reservoir) < n:
                 reservoir.append(row)
             else:
