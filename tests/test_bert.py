@@ -252,17 +252,7 @@ def shipped_bert(base_dir):
     return Classifier.load(Path(__file__).resolve().parent.parent / "models" / "bert")
 
 
-SHIPPED_SEED_KEYS = [
-    "000",
-    pytest.param("001", marks=pytest.mark.xfail(strict=True, reason=(
-        "known miss of the corpus-v3 encoder: a broad headline over a 청렴라이브 교육 (rule 2) comes out `other` "
-        "(int8: 0.81 vs education 0.09); the v2 encoder got it"))),
-    "002",
-    "003",
-    pytest.param("004", marks=pytest.mark.xfail(strict=True, reason=(
-        "known miss of the corpus-v3 encoder: a 반부패 추진단 회의 with a talk concert (rule 3, other) comes out "
-        "`contest` (int8: 0.60 vs other 0.24); the v2 encoder got it"))),
-]
+SHIPPED_SEED_KEYS = ["000", "001", "002", "003", "004"]  # the encoder trained with real pages gets all five
 
 
 @pytest.mark.parametrize("key", SHIPPED_SEED_KEYS)
