@@ -26,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from klassify.data import default_news_corpus  # noqa: E402
+from klassify.data import default_news_corpus, iter_jsonl  # noqa: E402
 from klassify.real import default_cache  # noqa: E402
 
 BINARY_SUFFIXES = {".npz", ".npy", ".png", ".jpg", ".onnx", ".safetensors", ".gz", ".zst", ".parquet", ".pdf"}
@@ -97,10 +97,8 @@ def sources(repo: Path, seeds: Path, news: Path, real: Path):
     """``(name, text)`` of every copyrighted text available here, and the names of absent sources."""
     absent = []
     if real.exists():
-        for line in real.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                yield f"real page {item['id']}", item["text"]
+        for _, item in iter_jsonl(real):
+            yield f"real page {item['id']}", item["text"]
     else:
         absent.append(f"real-page cache ({real})")
     if seeds.is_dir():

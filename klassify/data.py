@@ -27,6 +27,21 @@ def default_news_corpus() -> Path:
     return Path(env) if env else REPO_ROOT.parent / "shared" / "corpora" / "news_ko.jsonl.gz"
 
 
+def iter_jsonl(path: str | os.PathLike):
+    """``(line number, object)`` for each non-blank line of a JSONL file.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.jsonl"
+    >>> _ = p.write_text('{"a": 1}\\n\\n{"a": 2}\\n', encoding="utf-8")
+    >>> list(iter_jsonl(p))
+    [(1, {'a': 1}), (3, {'a': 2})]
+    """
+    with Path(path).open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                yield n, json.loads(line)
+
+
 def read_labeled(path: str | os.PathLike | None = None, *, include_augmented: bool = True) -> list[dict]:
     """All labeled rows of a JSONL file or of every ``*.jsonl`` in a directory, validated."""
     path = Path(path) if path is not None else DEFAULT_DATA_DIR
@@ -35,16 +50,12 @@ def read_labeled(path: str | os.PathLike | None = None, *, include_augmented: bo
         raise FileNotFoundError(f"no labeled JSONL found at {path}")
     rows = []
     for file in files:
-        with file.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                if row.get("label") not in LABELS:
-                    raise ValueError(f"{file}:{n}: label {row.get('label')!r} is not one of {LABELS}")
-                if not include_augmented and row.get("source") == "augmented":
-                    continue
-                rows.append({key: row.get(key) for key in COLUMNS} | {"secondary": row.get("secondary") or []})
+        for n, row in iter_jsonl(file):
+            if row.get("label") not in LABELS:
+                raise ValueError(f"{file}:{n}: label {row.get('label')!r} is not one of {LABELS}")
+            if not include_augmented and row.get("source") == "augmented":
+                continue
+            rows.append({key: row.get(key) for key in COLUMNS} | {"secondary": row.get("secondary") or []})
     return rows
 
 

@@ -151,7 +151,7 @@ class Classifier:
         article = self.detector.score_pages(pages)
         conditional = np.zeros((len(pages), len(ARTICLE_LABELS)))
         analyses = [None] * len(pages)
-        todo = prepared.todo
+        todo, found = prepared.todo, []
         if todo and self.text_article_weight > 0 and getattr(self.model, "predicts_not_article", False):
             conditional[todo], text_not_article, found = self.model.predict_proba_with_not_article(
                 prepared.texts, prepared=prepared.tokens)
@@ -160,7 +160,7 @@ class Classifier:
         elif todo:
             conditional[todo], found = self.model.predict_proba(prepared.texts, return_analyses=True,
                                                                 prepared=prepared.tokens)
-        for i, analysis in zip(todo, found if todo else []):
+        for i, analysis in zip(todo, found):
             analyses[i] = analysis
         conditional[[i for i, p in enumerate(pages) if not p.body], ARTICLE_LABELS.index("other")] = 1.0
         joint = np.hstack([article[:, None] * conditional, (1 - article)[:, None]])

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import os
 import re
 import warnings
 from pathlib import Path
 
+from .data import iter_jsonl
 from .labels import LABELS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -79,19 +79,15 @@ def read_index(path: str | os.PathLike | None = None) -> list[dict]:
     """The index rows, validated (label, split, unique ids)."""
     path = Path(path) if path is not None else DEFAULT_INDEX
     rows, seen = [], set()
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if row.get("label") not in LABELS:
-                raise ValueError(f"{path}:{n}: label {row.get('label')!r} is not one of {LABELS}")
-            if row.get("split") not in SPLITS:
-                raise ValueError(f"{path}:{n}: split {row.get('split')!r} is not one of {SPLITS}")
-            if row["id"] in seen:
-                raise ValueError(f"{path}:{n}: duplicate id {row['id']}")
-            seen.add(row["id"])
-            rows.append(row)
+    for n, row in iter_jsonl(path):
+        if row.get("label") not in LABELS:
+            raise ValueError(f"{path}:{n}: label {row.get('label')!r} is not one of {LABELS}")
+        if row.get("split") not in SPLITS:
+            raise ValueError(f"{path}:{n}: split {row.get('split')!r} is not one of {SPLITS}")
+        if row["id"] in seen:
+            raise ValueError(f"{path}:{n}: duplicate id {row['id']}")
+        seen.add(row["id"])
+        rows.append(row)
     return rows
 
 
@@ -102,13 +98,7 @@ def read_cache(path: str | os.PathLike | None = None) -> dict[str, dict]:
         raise RealCacheMissing(
             f"no real-page text cache at {path} (texts are copyrighted and not in the repository; "
             "rebuild it as data/README.md explains, or set KLASSIFY_REAL_PAGES)")
-    cache = {}
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                item = json.loads(line)
-                cache[item["id"]] = item
-    return cache
+    return {item["id"]: item for _, item in iter_jsonl(path)}
 
 
 def load_real(split: str | None = None, *, index: str | os.PathLike | None = None,

@@ -201,9 +201,7 @@ def train(args: TrainingArguments) -> tuple[Classifier, dict]:
 
         detector, article_threshold = fit_detector(args, train_rows, train_pages, select_rows, select_pages)
         vocab_texts = [r["text"] for r in sample_news(args.vocab_news, seed=args.seed, path=args.news_path)]
-        initiative_rows = [r for r in train_rows[:n_initiative] if r["label"] != NOT_ARTICLE]
-        initiative_pages = [p for r, p in zip(train_rows[:n_initiative], train_pages) if r["label"] != NOT_ARTICLE]
-        model, selection = fit_bert_model(args, initiative_rows, initiative_pages, select_rows,
+        model, selection = fit_bert_model(args, train_rows[:n_initiative], train_pages[:n_initiative], select_rows,
                                           select_pages, detector, article_threshold, vocab_texts, lambda m: log(args, m))
         clf = Classifier(detector, model, article_threshold=article_threshold)
     else:

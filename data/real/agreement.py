@@ -25,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from klassify.data import iter_jsonl  # noqa: E402
 from klassify.labels import LABELS, NOT_ARTICLE  # noqa: E402
 from klassify.real import DEFAULT_INDEX, INDEX_FIELDS, read_index  # noqa: E402
 
@@ -47,7 +48,7 @@ def cohen_kappa(first: list[str], second: list[str]) -> float:
 def read_jsonl(paths) -> list[dict]:
     rows = []
     for path in paths:
-        rows += [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows += [item for _, item in iter_jsonl(path)]
     return rows
 
 

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from klassify.data import iter_jsonl  # noqa: E402
 from klassify.labels import LABELS, NOT_ARTICLE  # noqa: E402
 from klassify.near_duplicates import near_duplicate_pairs  # noqa: E402
 from klassify.real import INDEX_FIELDS, default_cache, text_parts, text_sha256  # noqa: E402
@@ -207,7 +208,7 @@ def main(argv=None) -> int:
     problems += messages
     previous = {}
     if a.index.exists():
-        previous = {r["url"]: r["split"] for r in map(json.loads, a.index.read_text(encoding="utf-8").splitlines()) if r}
+        previous = {r["url"]: r["split"] for _, r in iter_jsonl(a.index)}
     for row in rows:
         row["site"] = site_of(row["url"])
         row["id"] = "real-" + hashlib.sha1(row["url"].encode("utf-8")).hexdigest()[:10]

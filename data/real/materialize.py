@@ -26,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from klassify.data import iter_jsonl  # noqa: E402
 from klassify.real import compare_text, default_cache, read_index  # noqa: E402
 
 
@@ -93,7 +94,7 @@ def plan(index_rows: list[dict], cache: dict[str, dict]) -> list[dict]:
 def read_cache_file(path: Path) -> dict[str, dict]:
     if not path.exists():
         return {}
-    return {item["id"]: item for item in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if item}
+    return {item["id"]: item for _, item in iter_jsonl(path)}
 
 
 def main(argv=None) -> int:
