@@ -154,7 +154,7 @@ class TrainingArguments:
     patience: int = 2
     learning_rate: float = 1e-3
     batch_size: int = 16
-    tuning: str = "lora"  # lora or full (chosen by dev macro-F1; see README)
+    tuning: str = "lora"  # lora or full (chosen by dev macro-F1; see docs/encoder.md)
     lora_rank: int = 16
     backend: str = "onnx"  # prediction backend stored with the model: onnx (int8) or torch
     device: str = "auto"  # where the encoder trains: auto (a CUDA GPU if torch sees one), cpu, cuda
