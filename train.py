@@ -50,7 +50,8 @@ def parse_args(argv=None) -> TrainingArguments:
     p.add_argument("--real-weights", default=",".join(map(str, defaults.real_weights)),
                    help="sample weights of a real training page (against 1 for a written one) tried on dev")
     p.add_argument("--text-article-weights", default=",".join(map(str, defaults.text_article_weights)),
-                   help="tfidf: shares of the article decision given to the text model's not_article class, tried on dev")
+                   help="shares of the article decision given to the text model's not_article class, tried on dev "
+                        "(all 0: the text model learns no not_article class)")
     bert = p.add_argument_group("--model bert")
     bert.add_argument("--base-model", default=defaults.base_model,
                       help="e5-small-ko (built in, offline), a Hugging Face hub id, or a local transformers directory")
@@ -68,6 +69,8 @@ def parse_args(argv=None) -> TrainingArguments:
     bert.add_argument("--tuning", choices=["lora", "full"], default=defaults.tuning,
                       help="LoRA adapters (small artifact) or full fine-tuning of the kept layers (fp16 deltas)")
     bert.add_argument("--lora-rank", type=int, default=defaults.lora_rank)
+    bert.add_argument("--encoder-real-weight", type=float, default=defaults.encoder_real_weight,
+                      help="loss weight of a real training page against a written one (the encoder trains once)")
     bert.add_argument("--backend", choices=["onnx", "torch"], default=defaults.backend,
                       help="how the saved model runs by default: int8 ONNX Runtime or fp32 torch")
     bert.add_argument("--device", default=defaults.device,
@@ -94,7 +97,7 @@ def parse_args(argv=None) -> TrainingArguments:
         text_article_weights=tuple(float(w) for w in a.text_article_weights.split(",")),
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,
-        batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, backend=a.backend, device=a.device, vocab_news=a.vocab_news,
+        batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, encoder_real_weight=a.encoder_real_weight, backend=a.backend, device=a.device, vocab_news=a.vocab_news,
         max_train_pages=a.max_train_pages,
     )
 

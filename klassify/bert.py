@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .labels import ARTICLE_LABELS
+from .labels import ARTICLE_LABELS, NOT_ARTICLE
 from .lines import sentence_spans
 from .tfidf import title_prefix
 
@@ -169,17 +169,22 @@ class OnnxEncoder:
 
 
 class BertInitiativeModel:
-    """Encoder + linear head over the mean of token states; 6 article labels."""
+    """Encoder + linear head over the mean of token states: the 6 article labels, and ``not_article`` as a
+    seventh class when it was trained with one (see :attr:`predicts_not_article`)."""
 
     kind = "bert"
     FILES = ("bert.json", "bert.npz", "bert_adapter.safetensors")
     labels = list(ARTICLE_LABELS)
 
     def __init__(self, tokenizer, encoder, head_weight: np.ndarray, head_bias: np.ndarray, settings: EncoderSettings,
-                 kept_ids: np.ndarray, *, adapter_state: dict | None = None, batch_size: int = 8):
+                 kept_ids: np.ndarray, *, adapter_state: dict | None = None, batch_size: int = 8, classes=None):
         self.tokenizer = tokenizer  # tokenizers.Tokenizer over the pruned vocabulary
         self.encoder = encoder
-        self.head_weight = np.asarray(head_weight, dtype=np.float32)  # [6, H]
+        self.classes = list(classes or ARTICLE_LABELS)  # the head's outputs, in order
+        if sorted(set(self.classes) - {NOT_ARTICLE}) != sorted(self.labels) or len(head_weight) != len(self.classes):
+            raise ValueError(f"the head's classes {self.classes} do not fit {len(head_weight)} outputs and {self.labels}")
+        self._order = [self.classes.index(label) for label in self.labels]
+        self.head_weight = np.asarray(head_weight, dtype=np.float32)  # [classes, H]
         self.head_bias = np.asarray(head_bias, dtype=np.float32)
         self.settings = settings
         self.kept_ids = np.asarray(kept_ids, dtype=np.int64)
@@ -187,6 +192,12 @@ class BertInitiativeModel:
         # Windows per encoder call (see windows_per_call). For fp32 on 2 cores 4–8 was fastest (78 pages/s at 8
         # vs 65 at 32), the activations of bigger batches no longer fitting in cache; int8 reads one at a time.
         self.batch_size = batch_size
+
+    @property
+    def predicts_not_article(self) -> bool:
+        """Whether the head also learned ``not_article``, which the Classifier can blend into the article
+        detector's score (as for the TF-IDF model)."""
+        return NOT_ARTICLE in self.classes
 
     @staticmethod
     def model_text(title: str | None, body: str) -> str:
@@ -220,19 +231,31 @@ class BertInitiativeModel:
 
         ``prepared`` is :meth:`prepare`'s output for the same texts.
         """
+        proba, _, analyses = self.predict_proba_with_not_article(texts, max_windows=max_windows, prepared=prepared)
+        return (proba, analyses) if return_analyses else proba
+
+    def predict_proba_with_not_article(self, texts, *, max_windows: int | None = -1, prepared=None):
+        """``(article-label probabilities [N, 6], P(not_article) [N], analyses)``; P(not_article) is 0 for
+        models trained without that class."""
         texts = list(texts)
         if not texts:
-            empty = np.zeros((0, len(self.labels)))
-            return (empty, []) if return_analyses else empty
+            return np.zeros((0, len(self.labels))), np.zeros(0), []
         tokenised = prepared if prepared is not None else self.tokenise(texts)
         per_doc = self.token_states(tokenised, max_windows=max_windows)
-        proba = self.proba_from_states(per_doc)
-        if not return_analyses:
-            return proba
+        article, not_article = self.split_classes(self.proba_from_states(per_doc))
         analyses = [TokenAnalysis(t, windows, self.head_weight) for t, windows in zip(tokenised, per_doc)]
-        return proba, analyses
+        return article, not_article, analyses
+
+    def split_classes(self, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities → (article labels renormalised, in :attr:`labels` order; P(not_article))."""
+        not_article = proba[:, self.classes.index(NOT_ARTICLE)] if self.predicts_not_article else np.zeros(len(proba))
+        article = proba[:, self._order]
+        total = article.sum(axis=1, keepdims=True)
+        article = np.divide(article, total, out=np.full_like(article, 1 / article.shape[1]), where=total > 0)
+        return article, not_article
 
     def proba_from_states(self, per_doc, pooling: str | None = None) -> np.ndarray:
+        """Probabilities over :attr:`classes` from token states."""
         if (pooling or self.settings.pooling) == "max":
             rows = []
             for windows in per_doc:
@@ -247,7 +270,7 @@ class BertInitiativeModel:
         """The body sentence (≥ 10 chars) whose tokens add most to ``label``'s logit over the other labels'."""
         if label not in self.labels or analysis is None:
             return None
-        contributions = analysis.contributions(self.labels.index(label))
+        contributions = analysis.contributions(self.classes.index(label))
         offset = len(title_prefix(title, body))
         spans = [(a, b) for a, b in sentence_spans(body) if b - a >= 10]
         if not spans:
@@ -274,7 +297,7 @@ class BertInitiativeModel:
 
         directory = Path(directory)
         (directory / self.FILES[0]).write_text(
-            json.dumps({"settings": asdict(self.settings), "labels": self.labels}, indent=2) + "\n", encoding="utf-8")
+            json.dumps({"settings": asdict(self.settings), "labels": self.labels, "classes": self.classes}, indent=2) + "\n", encoding="utf-8")
         np.savez_compressed(directory / self.FILES[1], kept_ids=self.kept_ids.astype(np.int32),
                             head_weight=self.head_weight, head_bias=self.head_bias)
         save_file({k: np.ascontiguousarray(v) for k, v in sorted(self.adapter_state.items())}, str(directory / self.FILES[2]))
@@ -307,7 +330,7 @@ class BertInitiativeModel:
             bert = cached_torch_encoder(lambda: build_encoder(settings, kept_ids, adapter), fingerprint)
             encoder = TorchEncoder(bert.to(torch_device(device)))
         return cls(tokenizer, encoder, head_weight, head_bias, settings, kept_ids, adapter_state=adapter,
-                   batch_size=windows_per_call(encoder, 8))
+                   batch_size=windows_per_call(encoder, 8), classes=meta.get("classes"))
 
 
 class TokenAnalysis:
@@ -482,7 +505,8 @@ def build_encoder(settings: EncoderSettings, kept_ids, adapter_state: dict):
         return bert.eval()
     from peft import set_peft_model_state_dict
 
-    peft_model = trainable_module(bert, len(ARTICLE_LABELS), settings)
+    head_rows = [np.shape(v)[0] for k, v in adapter_state.items() if "head" in k and k.endswith("weight")]
+    peft_model = trainable_module(bert, head_rows[0] if head_rows else len(ARTICLE_LABELS), settings)
     result = set_peft_model_state_dict(peft_model, {k: torch.from_numpy(np.array(v)) for k, v in adapter_state.items()})
     unexpected = [k for k in getattr(result, "unexpected_keys", []) if "lora" in k]
     if unexpected:

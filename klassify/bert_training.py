@@ -25,9 +25,8 @@ from .bert import (
     trainable_module,
     windows_per_call,
 )
-from .evaluation import classification_metrics
+from .evaluation import best_blend, blend_scores
 from .labels import ARTICLE_LABELS, NOT_ARTICLE
-from .modeling import Classifier
 from .vocabulary import is_prunable, pruned_tokenizer_json, used_piece_ids
 
 
@@ -62,8 +61,14 @@ def _token_id(tokenizer, names) -> int:
     raise ValueError(f"the tokenizer has none of {names}")
 
 
-def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector, article_threshold, vocab_texts, log):
-    """Fine-tune on the article pages of ``train_rows``; keep the epoch with the best dev macro-F1 (7 labels)."""
+def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector, vocab_texts, log, *, row_weights=None):
+    """Fine-tune on the pages of ``train_rows`` that have a body; keep the epoch with the best dev macro-F1 (7 labels).
+
+    The head learns ``not_article`` as a seventh class when ``args.text_article_weights`` allows it (as the
+    TF-IDF model does); each epoch is scored with the best blend of that class and the detector's
+    ``detector`` score (weight and threshold, chosen on dev). ``row_weights`` multiply each row's loss
+    (real pages weigh more than written ones).
+    """
     import torch
 
     torch.manual_seed(args.seed)
@@ -71,16 +76,19 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
     device = torch_device(args.device)
     settings = settings_from_args(args)
     started = time.time()
-    keep = [i for i, r in enumerate(train_rows) if r["label"] != NOT_ARTICLE and train_pages[i].body]
+    learn_not_article = any(w > 0 for w in args.text_article_weights)
+    classes = [*ARTICLE_LABELS, NOT_ARTICLE] if learn_not_article else list(ARTICLE_LABELS)
+    keep = [i for i, r in enumerate(train_rows) if r["label"] in classes and train_pages[i].body]
     if args.max_train_pages:
         keep = keep[: args.max_train_pages]
     texts = [BertInitiativeModel.model_text(train_pages[i].title, train_pages[i].body) for i in keep]
-    y = np.array([ARTICLE_LABELS.index(train_rows[i]["label"]) for i in keep])
+    y = np.array([classes.index(train_rows[i]["label"]) for i in keep])
+    weight_of_row = np.ones(len(keep)) if row_weights is None else np.asarray(row_weights, dtype=float)[keep]
 
     kept_ids, tokenizer = prune(settings, [*texts, *vocab_texts])
     log(f"vocabulary pruned to {len(kept_ids):,} pieces ({time.time() - started:.0f} s)")
     bert = load_base_bert(settings.base_model, settings.layers, kept_ids)
-    model = trainable_module(bert, len(ARTICLE_LABELS), settings).to(device)
+    model = trainable_module(bert, len(classes), settings).to(device)
     # Full fine-tuning saves deltas from these; LoRA leaves the base weights untouched and needs no copy.
     base_layers = {k: v.detach().clone() for k, v in bert.named_parameters()
                    if settings.tuning == "full" and not k.startswith("embeddings.")}
@@ -88,17 +96,19 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
     trainable = [p for p in model.parameters() if p.requires_grad]
     what = "all layer weights" if settings.tuning == "full" else f"LoRA r={settings.lora_rank}"
     log(f"encoder: {settings.layers} layers, {sum(p.numel() for p in trainable):,} trainable parameters ({what} + head), "
-        f"on {device}")
+        f"{len(classes)} classes, on {device}")
 
     tokenised = tokenise(tokenizer, texts)
-    counts = np.bincount(y, minlength=len(ARTICLE_LABELS)).astype(float)
-    class_weight = torch.tensor(len(y) / (len(ARTICLE_LABELS) * np.maximum(counts, 1)), dtype=torch.float32, device=device)
+    counts = np.bincount(y, minlength=len(classes)).astype(float)
+    class_weight = len(y) / (len(classes) * np.maximum(counts, 1))
+    loss_weight = torch.tensor(class_weight[y] * weight_of_row, dtype=torch.float32, device=device)
     steps_per_epoch = int(np.ceil(len(keep) / args.batch_size))
     optimizer = torch.optim.AdamW(trainable, lr=args.learning_rate, weight_decay=0.01)
     total_steps = steps_per_epoch * args.epochs
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / max(1, total_steps // 10)) * max(0.0, 1 - step / total_steps))
     rng = np.random.default_rng(args.seed)
+    dev = DevScorer(detector, dev_rows, dev_pages, args.text_article_weights if learn_not_article else (0.0,))
 
     best = {"macro_f1": -1.0}
     history = []
@@ -108,7 +118,9 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
         losses = []
         for batch in np.array_split(rng.permutation(len(keep)), steps_per_epoch):
             logits = document_logits(model, head, [tokenised[i] for i in batch], settings, args.train_windows)
-            loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y[batch], device=device), weight=class_weight)
+            per_row = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y[batch], device=device), reduction="none")
+            weights = loss_weight[torch.as_tensor(batch, device=device)]
+            loss = (per_row * weights).sum() / weights.sum()
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -116,49 +128,75 @@ def fit_bert_model(args, train_rows, train_pages, dev_rows, dev_pages, detector,
             schedule.step()
             losses.append(loss.item())
         model.eval()
-        candidate = snapshot(model, head, tokenizer, settings, kept_ids, args.batch_size, base_layers)
-        clf = Classifier(detector, candidate, article_threshold=article_threshold)
-        macro = classification_metrics([r["label"] for r in dev_rows], [p.label for p in clf.predict_pages(dev_pages)])["macro_f1"]
+        candidate = snapshot(model, head, tokenizer, settings, kept_ids, args.batch_size, base_layers, classes)
+        macro, (mix, threshold) = dev.score(candidate)
         history.append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 4), "dev_macro_f1": round(macro, 4),
+                        "text_article_weight": mix, "article_threshold": threshold,
                         "seconds": round(time.time() - started, 1)})
-        log(f"  epoch {epoch}: loss {np.mean(losses):.4f}, dev macro-F1 {macro:.4f} ({time.time() - started:.0f} s)")
+        log(f"  epoch {epoch}: loss {np.mean(losses):.4f}, dev macro-F1 {macro:.4f} (text not_article weight {mix}, "
+            f"article threshold {threshold}; {time.time() - started:.0f} s)")
         if macro > best["macro_f1"] + 1e-9:
-            best, stale = {"macro_f1": macro, "epoch": epoch, "model": candidate}, 0
+            best, stale = {"macro_f1": macro, "epoch": epoch, "model": candidate, "blend": (mix, threshold)}, 0
         else:
             stale += 1
             if stale >= args.patience:
                 log(f"  early stop: no dev gain for {args.patience} epochs")
                 break
     model = best["model"]
-    reading = choose_reading(model, detector, article_threshold, dev_rows, dev_pages, apply=args.max_windows == "auto")
+    reading = choose_reading(model, dev, *best["blend"], apply=args.max_windows == "auto")
     log(f"  reading {'chosen on dev' if args.max_windows == 'auto' else 'best on dev (not applied: --max-windows given)'}: "
         f"{reading['chosen']}")
+    mix, threshold = dev.best_blend_of(model) if args.max_windows == "auto" else best["blend"]
     return model, {"best_epoch": best["epoch"], "dev_macro_f1": best["macro_f1"], "history": history,
+                   "classes": classes, "text_article_weight": mix, "article_threshold": threshold,
                    "kept_pieces": int(len(kept_ids)), "reading": reading, "settings": dict(model.settings.__dict__)}
 
 
-def choose_reading(model: BertInitiativeModel, detector, article_threshold, dev_rows, dev_pages,
+class DevScorer:
+    """Dev macro-F1 of an encoder with the article detector, the best blend of the two chosen each time."""
+
+    def __init__(self, detector, dev_rows, dev_pages, mixes):
+        self.gold = [r["label"] for r in dev_rows]
+        self.shape_score = detector.score_pages(dev_pages)
+        self.has_body = np.array([bool(p.body) for p in dev_pages])
+        self.todo = [i for i, p in enumerate(dev_pages) if p.body]
+        self.texts = [BertInitiativeModel.model_text(dev_pages[i].title, dev_pages[i].body) for i in self.todo]
+        self.mixes = tuple(mixes)
+
+    def blends(self, model: BertInitiativeModel, proba: np.ndarray | None = None) -> dict:
+        """``{(mix, threshold): macro-F1}``; ``proba`` over the model's classes for the dev pages with a body."""
+        if proba is None:
+            proba = model.proba_from_states(model.token_states(model.tokenise(self.texts)))
+        conditional = np.zeros((len(self.gold), len(ARTICLE_LABELS)))
+        text_not_article = np.zeros(len(self.gold))
+        conditional[self.todo], text_not_article[self.todo] = model.split_classes(proba)
+        mixes = self.mixes if model.predicts_not_article else (0.0,)
+        return blend_scores(self.gold, self.shape_score, self.has_body, conditional, text_not_article, mixes)
+
+    def score(self, model, proba=None) -> tuple[float, tuple[float, float]]:
+        found = self.blends(model, proba)
+        blend = best_blend(found)
+        return found[blend], blend
+
+    def best_blend_of(self, model) -> tuple[float, float]:
+        return self.score(model)[1]
+
+
+def choose_reading(model: BertInitiativeModel, dev: DevScorer, mix: float, threshold: float,
                    window_limits=(1, 2, 4, 8, None), poolings=("mean", "max"), tolerance: float = 0.005,
                    apply: bool = True) -> dict:
-    """How many windows to read and how to pool them: the fewest windows within ``tolerance`` of the best dev macro-F1.
+    """How many windows to read and how to pool them: the fewest windows within ``tolerance`` of the best dev
+    macro-F1, at the epoch's blend (``mix``, ``threshold``) of the detector and the text model.
 
     Token states are computed once with every window; each candidate re-pools the first k windows.
     With ``apply``, sets ``model.settings.max_windows`` and ``.pooling``.
     """
-    gold = [r["label"] for r in dev_rows]
-    article = detector.score_pages(dev_pages) >= article_threshold
-    todo = [i for i, p in enumerate(dev_pages) if p.body]
-    tokenised = model.tokenise([model.model_text(dev_pages[i].title, dev_pages[i].body) for i in todo])
-    per_doc = model.token_states(tokenised, max_windows=None)
+    per_doc = model.token_states(model.tokenise(dev.texts), max_windows=None)
     scores = {}
     for limit in window_limits:
         for pooling in poolings:
             proba = model.proba_from_states([windows[:limit] if limit else windows for windows in per_doc], pooling)
-            predicted = [NOT_ARTICLE] * len(dev_pages)
-            for i, row in zip(todo, proba):
-                if article[i]:
-                    predicted[i] = ARTICLE_LABELS[int(np.argmax(row))]
-            scores[(limit, pooling)] = classification_metrics(gold, predicted)["macro_f1"]
+            scores[(limit, pooling)] = dev.blends(model, proba)[(mix, threshold)]
     top = max(scores.values())
     order = {limit: k for k, limit in enumerate(window_limits)}
     limit, pooling = min((key for key, value in scores.items() if value >= top - tolerance),
@@ -187,7 +225,7 @@ def document_logits(model, head, docs, settings: EncoderSettings, max_windows):
     return head(doc_sum / doc_count.unsqueeze(-1))
 
 
-def snapshot(model, head, tokenizer, settings, kept_ids, batch_size, base_layers) -> BertInitiativeModel:
+def snapshot(model, head, tokenizer, settings, kept_ids, batch_size, base_layers, classes) -> BertInitiativeModel:
     """A frozen copy of the current weights as an initiative model (torch, LoRA unmerged) plus its saved state."""
     if settings.tuning == "full":
         state = {DELTA_PREFIX + k: (v.detach() - base_layers[k]).cpu().numpy().astype(np.float16)
@@ -200,7 +238,7 @@ def snapshot(model, head, tokenizer, settings, kept_ids, batch_size, base_layers
         encoder = TorchEncoder(copy.deepcopy(model.base_model.model.encoder).eval())
     return BertInitiativeModel(tokenizer, encoder, head.weight.detach().cpu().numpy().copy(),
                                head.bias.detach().cpu().numpy().copy(), settings, kept_ids, adapter_state=state,
-                               batch_size=windows_per_call(encoder, batch_size))
+                               batch_size=windows_per_call(encoder, batch_size), classes=classes)
 
 
 def pruning_agreement(model: BertInitiativeModel, texts) -> dict:

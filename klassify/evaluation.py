@@ -7,7 +7,41 @@ from pathlib import Path
 
 import numpy as np
 
-from .labels import LABELS
+from .labels import ARTICLE_LABELS, LABELS, NOT_ARTICLE
+
+
+
+ARTICLE_THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.3, 0.71, 0.05), 2))
+
+
+def blend_scores(gold, shape_score, has_body, conditional, text_not_article, mixes, thresholds=ARTICLE_THRESHOLDS) -> dict:
+    """Macro-F1 of each way to decide "is it an article": ``{(mix, threshold): macro-F1}``.
+
+    The article score is the detector's ``shape_score`` blended with the text model's view,
+    ``(1 - mix) * shape + mix * (1 - P(not_article))``, cut at ``threshold``; pages without a body are never
+    articles, and articles take the text model's top label from ``conditional`` ([N, 6]).
+
+    >>> s = blend_scores(["reward", "not_article"], np.array([0.9, 0.9]), np.array([True, True]),
+    ...                  np.eye(6)[[4, 4]], np.array([0.0, 1.0]), mixes=(0.0, 0.5), thresholds=(0.5,))
+    >>> s[(0.0, 0.5)] < s[(0.5, 0.5)] == 1.0
+    True
+    """
+    article_labels = np.array(ARTICLE_LABELS)[np.asarray(conditional).argmax(axis=1)]
+    scores = {}
+    for mix in mixes:
+        article = np.where(has_body, (1 - mix) * shape_score + mix * (1 - np.asarray(text_not_article)), 0.0)
+        for threshold in thresholds:
+            predicted = np.where((article >= threshold) & has_body, article_labels, NOT_ARTICLE)
+            scores[(float(mix), float(threshold))] = classification_metrics(gold, list(predicted))["macro_f1"]
+    return scores
+
+
+def best_blend(scores: dict) -> tuple[float, float]:
+    """The best ``(mix, threshold)`` of :func:`blend_scores`; ties go to the earliest mix, then to the
+    threshold nearest 0.5 (an extreme threshold chosen on few dev pages does not carry over)."""
+    top = max(scores.values())
+    tied = [key for key, value in scores.items() if value >= top - 1e-9]
+    return min((key for key in tied if key[0] == tied[0][0]), key=lambda key: abs(key[1] - 0.5))
 
 
 def classification_metrics(gold: list[str], predicted: list[str], labels=LABELS) -> dict:

@@ -15,7 +15,7 @@ from .article import ArticleDetector
 from .cues import CueFeatures
 from .artifacts import models_dir, update_manifest
 from .data import read_labeled, sample_news
-from .evaluation import classification_metrics, evaluate, format_metrics, write_report
+from .evaluation import ARTICLE_THRESHOLDS, best_blend, blend_scores, classification_metrics, evaluate, format_metrics, write_report
 from .labels import ARTICLE_LABELS, INITIATIVES, NOT_ARTICLE
 from .modeling import Classifier
 from .reading import read_page
@@ -143,6 +143,8 @@ class TrainingArguments:
     # page-shape detector alone), tried on dev together with the article threshold. Chosen on real dev:
     # 0.75 (the grid 0–1 in steps to 0.9 and 1.0 chose the same).
     text_article_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    # --model bert trains once, so the real-page weight is not searched: the TF-IDF search's choice.
+    encoder_real_weight: float = 4.0
     # --model bert
     base_model: str = "e5-small-ko"  # built-in offline base, a hub id or a local transformers directory
     layers: int = 4  # first N layers of the base are kept and fine-tuned
@@ -199,11 +201,15 @@ def train(args: TrainingArguments) -> tuple[Classifier, dict]:
     if args.model == "bert":
         from .bert_training import fit_bert_model
 
-        detector, article_threshold = fit_detector(args, train_rows, train_pages, select_rows, select_pages)
+        detector = fit_detector_only(args, train_rows, train_pages, args.encoder_real_weight)
         vocab_texts = [r["text"] for r in sample_news(args.vocab_news, seed=args.seed, path=args.news_path)]
+        row_weights = real_sample_weights(train_rows[:n_initiative], args.encoder_real_weight, args.news_weight)
         model, selection = fit_bert_model(args, train_rows[:n_initiative], train_pages[:n_initiative], select_rows,
-                                          select_pages, detector, article_threshold, vocab_texts, lambda m: log(args, m))
-        clf = Classifier(detector, model, article_threshold=article_threshold)
+                                          select_pages, detector, vocab_texts, lambda m: log(args, m),
+                                          row_weights=row_weights)
+        selection["real_weight"] = args.encoder_real_weight
+        clf = Classifier(detector, model, article_threshold=selection["article_threshold"],
+                         text_article_weight=selection["text_article_weight"])
     else:
         clf, selection = fit_tfidf_classifier(args, train_rows, train_pages, n_initiative, select_rows, select_pages)
     selection["chosen_on"] = select_name
@@ -338,14 +344,6 @@ def real_sample_weights(rows, real_weight: float, news_weight: float = 1.0) -> n
     return np.array([weight_of.get(r.get("source"), 1.0) for r in rows])
 
 
-def fit_detector(args, train_rows, train_pages, dev_rows, dev_pages, real_weight: float | None = None):
-    detector = fit_detector_only(args, train_rows, train_pages, args.real_weights[0] if real_weight is None else real_weight)
-    scores = detector.score_pages(dev_pages)
-    threshold = choose_article_threshold(scores, [r["label"] != NOT_ARTICLE for r in dev_rows])
-    log(args, f"article detector: threshold {threshold} chosen on dev")
-    return detector, threshold
-
-
 def fit_detector_only(args, train_rows, train_pages, real_weight: float) -> ArticleDetector:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -368,8 +366,7 @@ def choose_article_threshold(scores, is_article) -> float:
     from sklearn.metrics import f1_score
 
     y_not = ~np.asarray(is_article, dtype=bool)
-    grid = np.round(np.arange(0.3, 0.71, 0.05), 2)
-    return float(max(grid, key=lambda t: (f1_score(y_not, scores < t, zero_division=0), -abs(t - 0.5))))
+    return float(max(ARTICLE_THRESHOLDS, key=lambda t: (f1_score(y_not, scores < t, zero_division=0), -abs(t - 0.5))))
 
 
 def fit_tfidf_classifier(args, train_rows, train_pages, n_initiative, dev_rows, dev_pages):
@@ -423,20 +420,14 @@ def fit_tfidf_classifier(args, train_rows, train_pages, n_initiative, dev_rows, 
                     text_not_article = np.zeros(len(dev_pages))
                     conditional[dev_todo], text_not_article[dev_todo], _ = model.predict_proba_with_not_article(
                         dev_texts, prepared=dev_tokens)
-                    article_labels = np.array(ARTICLE_LABELS)[conditional.argmax(axis=1)]
-                    for mix in (args.text_article_weights if model.predicts_not_article else (0.0,)):
-                        article = np.where(has_body, (1 - mix) * shape_score + mix * (1 - text_not_article), 0.0)
-                        for threshold in ARTICLE_THRESHOLDS:
-                            predicted = np.where((article >= threshold) & has_body, article_labels, NOT_ARTICLE)
-                            f1 = classification_metrics(gold, list(predicted))["macro_f1"]
-                            key = (real_weight, title_weight, cue_weight, C, mix, float(threshold))
-                            scores[key] = f1
-                            # ties: the earlier candidate, unless this threshold is closer to 0.5
-                            if best is None or f1 > scores[best[0]] + 1e-9 or (
-                                    abs(f1 - scores[best[0]]) <= 1e-9 and key[:5] == best[0][:5]
-                                    and abs(threshold - 0.5) < abs(best[0][5] - 0.5)):
-                                best = (key, model, detector)
-                    top = max(v for k, v in scores.items() if k[:4] == (real_weight, title_weight, cue_weight, C))
+                    mixes = args.text_article_weights if model.predicts_not_article else (0.0,)
+                    found = blend_scores(gold, shape_score, has_body, conditional, text_not_article, mixes)
+                    candidate = (real_weight, title_weight, cue_weight, C)
+                    scores.update({(*candidate, *blend): f1 for blend, f1 in found.items()})
+                    key = (*candidate, *best_blend(found))
+                    if best is None or scores[key] > scores[best[0]] + 1e-9:  # ties: the earlier candidate
+                        best = (key, model, detector)
+                    top = max(found.values())
                     log(args, f"  real weight {real_weight}, headline weight {title_weight}, cue weight {cue_weight}, "
                               f"C={C}: dev macro-F1 {top:.4f} (best text weight and threshold)")
     (real_weight, title_weight, cue_weight, C, mix, threshold), model, detector = best
@@ -449,8 +440,6 @@ def fit_tfidf_classifier(args, train_rows, train_pages, n_initiative, dev_rows, 
                      "/".join(map(str, k)): max(v for kk, v in scores.items() if kk[:4] == k)
                      for k in {k[:4] for k in scores}}}
 
-
-ARTICLE_THRESHOLDS = np.round(np.arange(0.3, 0.71, 0.05), 2)
 
 
 def block_widths(features) -> dict[str, int]:

@@ -25,6 +25,7 @@ from klassify.bert import (  # noqa: E402
     load_base_bert,
     make_windows,
 )
+from klassify.labels import ARTICLE_LABELS, NOT_ARTICLE  # noqa: E402
 from klassify.training import TrainingArguments, train  # noqa: E402
 from klassify.vocabulary import pruned_tokenizer_json, used_piece_ids  # noqa: E402
 
@@ -188,6 +189,29 @@ def test_tiny_bert_model_saves_no_base_weights_and_reloads(tiny_bert):
     assert np.allclose(clf.predict_proba(texts), again.predict_proba(texts), atol=1e-5)
     assert np.array_equal(again.predict_proba(texts), from_cache.predict_proba(texts))
     assert summary["selection"]["kept_pieces"] < 20_000
+
+
+def test_tiny_bert_learns_not_article_as_a_seventh_class_and_reloads_it(tiny_bert):
+    path, clf, summary = tiny_bert
+    assert clf.model.classes == [*ARTICLE_LABELS, NOT_ARTICLE] and clf.model.predicts_not_article
+    assert json.loads((path / "bert.json").read_text())["classes"] == clf.model.classes
+    selection = summary["selection"]
+    assert selection["text_article_weight"] == clf.text_article_weight
+    assert selection["article_threshold"] == clf.article_threshold
+    again = Classifier.load(path, backend="torch")
+    texts = ["제천시는 3일 청렴교육을 했다고 밝혔다. 강사가 청탁금지법을 강의했다.", "신청서 양식 | 성명 | 연락처 | 서명"]
+    article, not_article, _ = again.model.predict_proba_with_not_article(texts)
+    assert article.shape == (2, 6) and np.allclose(article.sum(axis=1), 1)
+    assert not_article.shape == (2,) and ((0 < not_article) & (not_article < 1)).all()
+    assert np.allclose(clf.predict_proba(texts), again.predict_proba(texts), atol=1e-5)
+
+
+def test_an_encoder_trained_without_not_article_keeps_six_classes(tmp_path, tiny_base):
+    _path, clf, summary = tiny_training_run(tmp_path, base_model=tiny_base, text_article_weights=(0.0,))
+    assert clf.model.classes == list(ARTICLE_LABELS) and not clf.model.predicts_not_article
+    assert summary["selection"]["text_article_weight"] == 0.0
+    _article, not_article, _ = clf.model.predict_proba_with_not_article(["친절공무원 3명을 선발했다."])
+    assert not_article.tolist() == [0.0]
 
 
 def test_full_fine_tuning_saves_fp16_deltas_that_rebuild_the_model(tmp_path, tiny_base):
