@@ -129,6 +129,40 @@ def test_build_index_keeps_no_text_dedupes_and_never_splits_a_group(tmp_path, wr
     assert load_real(index=index, cache=cache, warn=False)[0]["text"] in texts
 
 
+def test_build_index_append_keeps_indexed_rows_and_holds_pages_that_join_dev_or_test(tmp_path, written_rows):
+    pages = [r for r in written_rows if r["split"] == "train"]
+    index, cache = tmp_path / "index.jsonl", tmp_path / "texts.jsonl"
+
+    def stage(name, chosen, urls):
+        folder = tmp_path / name
+        folder.mkdir()
+        results = [{"rank": i + 1, "url": u, "excerpt": p["text"]} for i, (u, p) in enumerate(zip(urls, chosen))]
+        (folder / "q001.json").write_text(json.dumps({"query": name, "results": results}, ensure_ascii=False))
+        write_jsonl(folder / "labels.jsonl", [
+            {"file": "q001.json", "rank": r["rank"], "url": r["url"], "label": p["label"], "secondary": [],
+             "kind": "news_article" if p["label"] != "not_article" else "board_list", "group": f"{name} {i}",
+             "note": "test"} for i, (r, p) in enumerate(zip(results, chosen))])
+        return folder
+
+    first = stage("wave1", pages[:40], [f"https://site{i % 7}.kr/v?id={i}" for i in range(40)])
+    assert run_script("data/real/build_index.py", first, "--index", index, "--cache", cache).returncode == 0
+    before = {r["id"]: r for r in read_index(index)}
+    held_site = next(r["site"] for r in before.values() if r["split"] != "train")
+    urls = [f"https://{held_site}/new"] + [f"https://fresh{i}.kr/a" for i in range(1, 10)]
+    second = stage("wave2", pages[40:50], urls)
+    pending = tmp_path / "pending.jsonl"
+    done = run_script("data/real/build_index.py", "--append", second, "--index", index, "--cache", cache,
+                      "--pending", pending)
+    assert done.returncode == 0, done.stderr
+    after = {r["id"]: r for r in read_index(index)}
+    assert all(after[k] == v for k, v in before.items())  # indexed rows untouched
+    added = [r for k, r in after.items() if k not in before]
+    assert len(added) == 9 and {r["split"] for r in added} == {"train"}
+    [held] = read_index(pending)
+    assert held["site"] == held_site and held["split"] != "train"
+    assert len(load_real(index=index, cache=cache, warn=False)) == 49
+
+
 def test_copy_check_fails_on_a_copied_run_and_passes_on_allowlisted_phrases(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()

@@ -14,6 +14,12 @@ note). This script
 - writes the index (no text: url, label, query, rank, sha256 and sentence hashes) and the cache.
 
     python data/real/build_index.py data/real/staging/*/ [--index data/real/index.jsonl]
+
+A later wave is added with ``--append``: the index's rows stay as they are (labels, splits, groups); a new
+page that shares a site, an event or near-duplicate text with them joins their split and group, and the
+other new groups go to ``--new-split`` (train by default: dev and test stay the double-labeled pages).
+
+    python data/real/build_index.py --append data/real/staging/w2_*/
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ sys.path.insert(0, str(REPO))
 from klassify.data import iter_jsonl  # noqa: E402
 from klassify.labels import LABELS, NOT_ARTICLE  # noqa: E402
 from klassify.near_duplicates import near_duplicate_pairs  # noqa: E402
-from klassify.real import INDEX_FIELDS, default_cache, text_parts, text_sha256  # noqa: E402
+from klassify.real import INDEX_FIELDS, default_cache, read_cache, read_index, text_parts, text_sha256  # noqa: E402
 
 SPLIT_SHARES = {"train": 0.5, "dev": 0.25, "test": 0.25}
 ARTICLE_KINDS = {"news_article", "press_release", "broadcast_script"}
@@ -187,6 +193,53 @@ def assign_splits(rows: list[dict], previous: dict[str, str], seed: int) -> None
     print(f"{len(components)} groups; largest {largest} pages", file=sys.stderr)
 
 
+def append_splits(old: list[dict], new: list[dict]) -> list[str]:
+    """Split and group of each ``new`` row: those of the ``old`` rows it is joined to (by site, event or
+    near-duplicate text), else a new group in ``new[i]["split"]`` (set by the caller). Messages for new
+    rows that join old rows of more than one split."""
+    rows = old + new
+    groups = Groups(len(rows))
+    first_of = {}
+    for i, row in enumerate(rows):
+        event = ("index", row["group"]) if i < len(old) else (row["collector"], " ".join(str(row.get("group", "")).split()))
+        for key in (("site", row["site"]), ("event", *event)):
+            if key in first_of:
+                groups.union(i, first_of[key])
+            else:
+                first_of[key] = i
+    for i, j, _ in near_duplicate_pairs([r["text"] for r in rows], threshold=0.5):
+        groups.union(i, j)
+    members = defaultdict(list)
+    for i in range(len(rows)):
+        members[groups.find(i)].append(i)
+    next_group = max((int(r["group"][1:]) for r in old if str(r["group"]).startswith("g")), default=-1) + 1
+    messages = []
+    for component in sorted(members.values(), key=min):
+        olds = [rows[i] for i in component if i < len(old)]
+        added = [rows[i] for i in component if i >= len(old)]
+        if not added:
+            continue
+        if olds:
+            splits = sorted({r["split"] for r in olds})
+            if len(splits) > 1:
+                messages.append(f"{added[0]['url']}: joins pages of {splits}; put in {splits[0]}")
+            split, group = splits[0], min(r["group"] for r in olds if r["split"] == splits[0])
+        else:
+            split, group = added[0]["split"], f"g{next_group:04d}"
+            next_group += 1
+        for row in added:
+            row["split"], row["group"] = split, group
+    return messages
+
+
+def write_index(path: Path, rows: list[dict]) -> None:
+    """Index rows without text; ``labels`` (2 once adjudicated, see agreement.py) is kept where present."""
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            kept = {k: row.get(k) for k in INDEX_FIELDS} | ({"labels": row["labels"]} if "labels" in row else {})
+            f.write(json.dumps(kept, ensure_ascii=False) + "\n")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("staging", nargs="+", type=Path)
@@ -195,6 +248,12 @@ def main(argv=None) -> int:
     p.add_argument("--max-per-event", type=int, default=3)
     p.add_argument("--min-chars", type=int, default=150)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--append", action="store_true", help="add these staging folders to the index, keeping its rows")
+    p.add_argument("--new-split", choices=list(SPLIT_SHARES), default="train",
+                   help="with --append: the split of new pages that join no indexed page")
+    p.add_argument("--pending", type=Path, default=None,
+                   help="with --append: write new pages that join another split here (index fields, no text) "
+                        "instead of the index, e.g. until they are labeled a second time")
     a = p.parse_args(argv)
     rows, problems = [], []
     for folder in a.staging:
@@ -204,10 +263,19 @@ def main(argv=None) -> int:
     short = [r for r in rows if len(r["text"].strip()) < a.min_chars]
     rows = [r for r in rows if len(r["text"].strip()) >= a.min_chars]
     problems += [f"{r['url']}: only {len(r['text'].strip())} characters, dropped" for r in short]
+    old = []
+    if a.append:
+        cache = read_cache(a.cache)
+        old = [{**r, "text": cache[r["id"]]["text"], "match": cache[r["id"]].get("match", "exact")}
+               for r in read_index(a.index)]
+        known = {r["url"] for r in old} | {r["sha256"] for r in old}
+        problems += [f"{r['url']}: already indexed, dropped" for r in rows
+                     if r["url"] in known or text_sha256(r["text"]) in known]
+        rows = [r for r in rows if r["url"] not in known and text_sha256(r["text"]) not in known]
     rows, messages = dedupe(rows, a.max_per_event)
     problems += messages
     previous = {}
-    if a.index.exists():
+    if a.index.exists() and not a.append:
         previous = {r["url"]: r["split"] for _, r in iter_jsonl(a.index)}
     for row in rows:
         row["site"] = site_of(row["url"])
@@ -217,15 +285,26 @@ def main(argv=None) -> int:
         row["parts"] = text_parts(row["text"])
         row["secondary"] = list(row.get("secondary") or [])
         row["hard_negative"] = bool(row.get("hard_negative"))
-    assign_splits(rows, previous, a.seed)
-    rows.sort(key=lambda r: (SPLIT_SHARES and list(SPLIT_SHARES).index(r["split"]), r["id"]))
-    with a.index.open("w", encoding="utf-8") as f:
+    if a.append:
         for row in rows:
-            f.write(json.dumps({k: row.get(k) for k in INDEX_FIELDS}, ensure_ascii=False) + "\n")
+            row["split"] = a.new_split
+        problems += append_splits(old, rows)
+        print(f"{len(rows)} new pages: " + str(Counter(r["split"] for r in rows)), file=sys.stderr)
+        if a.pending:
+            held = [r for r in rows if r["split"] != a.new_split]
+            write_index(a.pending, held)
+            print(f"{len(held)} new pages that join {sorted({r['split'] for r in held})} written to {a.pending}",
+                  file=sys.stderr)
+            rows = [r for r in rows if r["split"] == a.new_split]
+        rows = old + rows
+    else:
+        assign_splits(rows, previous, a.seed)
+    rows.sort(key=lambda r: (SPLIT_SHARES and list(SPLIT_SHARES).index(r["split"]), r["id"]))
+    write_index(a.index, rows)
     cache = a.cache or default_cache()
     with cache.open("w", encoding="utf-8") as f:
         for row in rows:
-            f.write(json.dumps({"id": row["id"], "text": row["text"], "match": "exact"}, ensure_ascii=False) + "\n")
+            f.write(json.dumps({"id": row["id"], "text": row["text"], "match": row.get("match", "exact")}, ensure_ascii=False) + "\n")
     for message in problems:
         print(message)
     counts = Counter((r["split"], r["label"]) for r in rows)
