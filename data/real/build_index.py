@@ -193,42 +193,50 @@ def assign_splits(rows: list[dict], previous: dict[str, str], seed: int) -> None
     print(f"{len(components)} groups; largest {largest} pages", file=sys.stderr)
 
 
-def append_splits(old: list[dict], new: list[dict]) -> list[str]:
-    """Split and group of each ``new`` row: those of the ``old`` rows it is joined to (by site, event or
-    near-duplicate text), else a new group in ``new[i]["split"]`` (set by the caller). Messages for new
-    rows that join old rows of more than one split."""
-    rows = old + new
-    groups = Groups(len(rows))
+def append_splits(old: list[dict], new: list[dict], new_split: str) -> list[str]:
+    """Split and group of each ``new`` row. New rows are grouped among themselves (site, event, near-duplicate
+    text); a group that touches indexed rows (same site, or near-duplicate text) takes their split and
+    group, else it is a new group in ``new_split``. A group touching indexed rows of two splits goes to the
+    first of those other than ``new_split`` (it cannot be in both), with a message."""
+    groups = Groups(len(new))
     first_of = {}
-    for i, row in enumerate(rows):
-        event = ("index", row["group"]) if i < len(old) else (row["collector"], " ".join(str(row.get("group", "")).split()))
-        for key in (("site", row["site"]), ("event", *event)):
+    for i, row in enumerate(new):
+        for key in (("site", row["site"]), ("event", row["collector"], " ".join(str(row.get("group", "")).split()))):
             if key in first_of:
                 groups.union(i, first_of[key])
             else:
                 first_of[key] = i
-    for i, j, _ in near_duplicate_pairs([r["text"] for r in rows], threshold=0.5):
-        groups.union(i, j)
+    touched = defaultdict(set)  # new row -> {(split, group)} of indexed rows it is joined to
+    old_by_site = defaultdict(set)
+    for row in old:
+        old_by_site[row["site"]].add((row["split"], row["group"]))
+    for i, row in enumerate(new):
+        touched[i] |= old_by_site.get(row["site"], set())
+    texts = [r["text"] for r in old + new]
+    for i, j, _ in near_duplicate_pairs(texts, threshold=0.5):
+        i, j = sorted((i, j))
+        if j >= len(old) and i >= len(old):
+            groups.union(i - len(old), j - len(old))
+        elif j >= len(old):
+            touched[j - len(old)].add((old[i]["split"], old[i]["group"]))
     members = defaultdict(list)
-    for i in range(len(rows)):
+    for i in range(len(new)):
         members[groups.find(i)].append(i)
     next_group = max((int(r["group"][1:]) for r in old if str(r["group"]).startswith("g")), default=-1) + 1
     messages = []
     for component in sorted(members.values(), key=min):
-        olds = [rows[i] for i in component if i < len(old)]
-        added = [rows[i] for i in component if i >= len(old)]
-        if not added:
-            continue
-        if olds:
-            splits = sorted({r["split"] for r in olds})
-            if len(splits) > 1:
-                messages.append(f"{added[0]['url']}: joins pages of {splits}; put in {splits[0]}")
-            split, group = splits[0], min(r["group"] for r in olds if r["split"] == splits[0])
-        else:
-            split, group = added[0]["split"], f"g{next_group:04d}"
+        joined = set().union(*(touched[i] for i in component))
+        splits = sorted({split for split, _ in joined})
+        if not splits:
+            split, group = new_split, f"g{next_group:04d}"
             next_group += 1
-        for row in added:
-            row["split"], row["group"] = split, group
+        else:
+            split = splits[0] if len(splits) == 1 else next(s for s in splits if s != new_split)
+            if len(splits) > 1:
+                messages.append(f"{new[component[0]]['url']}: its group joins pages of {splits}; put in {split}")
+            group = min(g for s, g in joined if s == split)
+        for i in component:
+            new[i]["split"], new[i]["group"] = split, group
     return messages
 
 
@@ -286,9 +294,7 @@ def main(argv=None) -> int:
         row["secondary"] = list(row.get("secondary") or [])
         row["hard_negative"] = bool(row.get("hard_negative"))
     if a.append:
-        for row in rows:
-            row["split"] = a.new_split
-        problems += append_splits(old, rows)
+        problems += append_splits(old, rows, a.new_split)
         print(f"{len(rows)} new pages: " + str(Counter(r["split"] for r in rows)), file=sys.stderr)
         if a.pending:
             held = [r for r in rows if r["split"] != a.new_split]
