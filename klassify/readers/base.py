@@ -1,0 +1,147 @@
+"""What every reader shares: the :class:`Record` it yields, the :class:`ReadStats` it counts skips in, the
+:class:`ReadOptions` it honours and the :class:`Source` (a decompressed, peekable stream) it reads."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+"""A page (file, WARC response, download) over this many bytes is an error row, not read."""
+
+CRAWL_EXTRA = "pip install 'klassify[crawl]'"
+
+
+@dataclass
+class Record:
+    """One input page: its content (``str``, or ``bytes`` decoded later) or the ``error`` that stopped it."""
+
+    id: str
+    content: str | bytes | None = None
+    error: str | None = None
+    html: bool | None = None  # None: detect from the content
+    url: str | None = None
+    published: str | None = None
+    encoding: str | None = None  # a declared charset (HTTP header), tried first when decoding bytes
+    final_url: str | None = None  # after redirects (fetched pages)
+    status: int | None = None  # HTTP status (fetched pages, WARC responses)
+
+    @property
+    def site(self) -> str | None:
+        return site_of(self.url)
+
+
+def site_of(url: str | None) -> str | None:
+    """The host of ``url`` as served (lower-case, no port); None without a URL.
+
+    >>> site_of("https://WWW.Hanam.go.kr:8080/news/view.do?id=5"), site_of(None), site_of("not a url")
+    ('www.hanam.go.kr', None, None)
+    """
+    if not url:
+        return None
+    try:
+        return urlsplit(url.strip()).hostname or None
+    except ValueError:
+        return None
+
+
+@dataclass
+class ReadStats:
+    """Inputs seen but not turned into records (hidden files, WARC revisits...), counted by reason.
+
+    Callers pass one in, readers count into it, and the caller prints :meth:`summary` at the end;
+    stats from parallel workers add up with ``+``.
+    """
+
+    skipped: Counter = field(default_factory=Counter)
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skipped[reason] += n
+
+    def __add__(self, other: "ReadStats") -> "ReadStats":
+        return ReadStats(self.skipped + other.skipped)
+
+    def summary(self) -> str:
+        """``"2 hidden file, 1 WARC revisit"`` (most frequent first), or ``""`` when nothing was skipped."""
+        return ", ".join(f"{n} {reason}" for reason, n in self.skipped.most_common())
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    text_field: str = "text"
+    id_field: str = "id"
+    encoding: str | None = None  # forces the text encoding of CSV, JSONL and page files
+    include: tuple[str, ...] = ()  # globs a directory's files must match (any of them), if given
+    exclude: tuple[str, ...] = ()  # globs whose matching files and folders a directory walk skips
+
+
+class MissingExtra(Exception):
+    """A format whose optional dependency is not installed."""
+
+
+@dataclass
+class Source:
+    """An input opened for reading: ``stream`` gives the decompressed bytes and ``head`` their start."""
+
+    name: str
+    stream: BinaryIO
+    head: bytes
+    path: Path | None = None  # None for stdin
+    compression: str | None = None
+
+    @property
+    def suffix(self) -> str:
+        """The name's suffix without a compression suffix: ``crawl.jsonl.gz`` → ``.jsonl``."""
+        name = self.name.lower()
+        for ext in COMPRESSION_SUFFIXES:
+            if name.endswith(ext):
+                name = name[: -len(ext)]
+                break
+        return Path(name).suffix
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zstd")
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
+HEAD_BYTES = 64 * 1024
+
+
+def open_source(name: str, raw: BinaryIO, path: Path | None = None) -> Source:
+    """Wrap ``raw`` (a file or stdin): detect its compression by content and peek at the decompressed start."""
+    raw = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+    start = raw.peek(8)[:8]
+    compression = next((kind for magic, kind in _MAGIC if start.startswith(magic)), None)
+    stream = io.BufferedReader(_decompressed(raw, compression), buffer_size=HEAD_BYTES) if compression else raw
+    head = _peek(stream, HEAD_BYTES)
+    return Source(name, stream, head, path, compression)
+
+
+def _decompressed(raw: BinaryIO, compression: str):
+    if compression == "gzip":
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw)
+    if compression == "bzip2":
+        import bz2
+
+        return bz2.BZ2File(raw)
+    if compression == "xz":
+        import lzma
+
+        return lzma.LZMAFile(raw)
+    try:
+        import zstandard
+    except ImportError:
+        raise MissingExtra(f"reading .zst needs zstandard: {CRAWL_EXTRA}") from None
+    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+
+
+def _peek(stream, n: int) -> bytes:
+    head = stream.peek(n)
+    return head[:n]
