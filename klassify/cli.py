@@ -204,10 +204,10 @@ def read_records(records) -> ReadRecords:
 
 
 def read_error_message(record, error) -> str:
-    """The page reader's message, with what to try when a table's text did not decode."""
+    """The page reader's message, with what to try when the text did not decode."""
     message = str(error)
-    if "does not decode" in message and isinstance(record.content, str):
-        message += " (if the file is not UTF-8 or CP949, give its encoding with --encoding)"
+    if "decode" in message or "encoding" in message:
+        message += " (if it is text, give its encoding with --encoding, e.g. cp949, euc-kr or utf-16)"
     return message
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .readers.base import HEAD_BYTES, MAX_FILE_BYTES, MissingExtra, ReadOptions, ReadStats, Record, Source, open_source, site_of
+from .readers.base import HEAD_BYTES, MAX_FILE_BYTES, MissingExtra, ReadOptions, ReadStats, Record, Source, site_of
 from .readers.pages import page_records
 from .readers.tables import csv_records, jsonl_records, parquet_records
 from .readers.warc import warc_records
@@ -118,7 +118,7 @@ def _source_records(name: str, raw, path: Path | None, options: ReadOptions, sta
     source = None
     yielded = False
     try:
-        source = open_source(name, raw, path)
+        source = Source(name, raw, path)
         fmt = (choose or format_of)(source, options)
         for record in fmt.reader(source, options, stats):
             yielded = True
@@ -131,10 +131,11 @@ def _source_records(name: str, raw, path: Path | None, options: ReadOptions, sta
 
 
 def _close(source: Source | None, raw) -> None:
-    """Close what reading ``raw`` opened, and ``raw`` itself unless it is stdin."""
-    if source is not None and source.stream is not raw:
-        source.stream.close()  # the decompressor; it leaves ``raw`` open
-    if raw is not sys.stdin.buffer and not isinstance(raw, io.BytesIO):
+    """Close what reading ``raw`` opened, and ``raw`` itself unless it is stdin (or a stand-in for it)."""
+    keep_open = raw is sys.stdin.buffer or isinstance(raw, io.BytesIO)
+    if source is not None:
+        source.close(raw=not keep_open)
+    elif not keep_open:
         raw.close()
 
 
@@ -247,7 +248,7 @@ def url_list(inputs, stdin=None):
 def _listed_urls(name: str, raw):
     source = None
     try:
-        source = open_source(name, raw)
+        source = Source(name, raw)
         for n, line in enumerate(source.stream, 1):
             url = line.decode("utf-8", errors="replace").strip()
             if url and not url.startswith("#"):

@@ -83,15 +83,23 @@ class MissingExtra(Exception):
     """A format whose optional dependency is not installed."""
 
 
-@dataclass
 class Source:
-    """An input opened for reading: ``stream`` gives the decompressed bytes and ``head`` their start."""
+    """An input opened for reading: ``head`` is the start of its decompressed bytes, ``stream`` (opened on
+    first use) all of them, and ``raw`` the bytes as stored (for readers that undo gzip themselves)."""
 
-    name: str
-    stream: BinaryIO
-    head: bytes
-    path: Path | None = None  # None for stdin
-    compression: str | None = None
+    def __init__(self, name: str, raw: BinaryIO, path: Path | None = None):
+        self.name, self.path = name, path
+        self.raw = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+        start = self.raw.peek(8)[:8]
+        self.compression = next((kind for magic, kind in _MAGIC if start.startswith(magic)), None)
+        self.head = _decompressed_head(self.raw.peek(HEAD_BYTES), self.compression)
+        self._stream = None
+
+    @property
+    def stream(self) -> BinaryIO:
+        if self._stream is None:
+            self._stream = _decompressed(self.raw, self.compression) if self.compression else self.raw
+        return self._stream
 
     @property
     def suffix(self) -> str:
@@ -103,8 +111,12 @@ class Source:
                 break
         return Path(name).suffix
 
-    def close(self) -> None:
-        self.stream.close()
+    def close(self, *, raw: bool = True) -> None:
+        """Close the decompressor, and the input itself if ``raw``."""
+        if self._stream is not None and self._stream is not self.raw:
+            self._stream.close()  # it leaves ``raw`` open
+        if raw:
+            self.raw.close()
 
 
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zstd")
@@ -112,14 +124,29 @@ _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"
 HEAD_BYTES = 64 * 1024
 
 
-def open_source(name: str, raw: BinaryIO, path: Path | None = None) -> Source:
-    """Wrap ``raw`` (a file or stdin): detect its compression by content and peek at the decompressed start."""
-    raw = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
-    start = raw.peek(8)[:8]
-    compression = next((kind for magic, kind in _MAGIC if start.startswith(magic)), None)
-    stream = io.BufferedReader(_decompressed(raw, compression), buffer_size=HEAD_BYTES) if compression else raw
-    head = _peek(stream, HEAD_BYTES)
-    return Source(name, stream, head, path, compression)
+def _decompressed_head(start: bytes, compression: str | None) -> bytes:
+    """Up to :data:`HEAD_BYTES` of the decompressed start (``b""`` if it does not decompress: the
+    stream's reader reports that)."""
+    if compression is None:
+        return start[:HEAD_BYTES]
+    try:
+        if compression == "gzip":
+            import zlib
+
+            return zlib.decompressobj(wbits=31).decompress(start, HEAD_BYTES)
+        if compression == "bzip2":
+            import bz2
+
+            return bz2.BZ2Decompressor().decompress(start, HEAD_BYTES)
+        if compression == "xz":
+            import lzma
+
+            return lzma.LZMADecompressor().decompress(start, HEAD_BYTES)
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(start)).read(HEAD_BYTES)
+    except Exception:  # noqa: BLE001 - corrupt or cut data (zlib, OS, lzma, zstd errors) or no zstandard
+        return b""
 
 
 def _decompressed(raw: BinaryIO, compression: str):
@@ -139,9 +166,4 @@ def _decompressed(raw: BinaryIO, compression: str):
         import zstandard
     except ImportError:
         raise MissingExtra(f"reading .zst needs zstandard: {CRAWL_EXTRA}") from None
-    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-
-
-def _peek(stream, n: int) -> bytes:
-    head = stream.peek(n)
-    return head[:n]
+    return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False))

@@ -19,6 +19,9 @@ def jsonl_records(source: Source, options: ReadOptions, stats: ReadStats):
         fallback_id = f"{source.name}:{n}"
         try:
             obj = _json_line(raw, options.encoding)
+        except UnicodeDecodeError:
+            yield Record(fallback_id, error=f"line {n} of {source.name} is neither UTF-8 nor CP949: give its encoding with --encoding")
+            continue
         except ValueError as e:
             yield Record(fallback_id, error=f"line {n} is not valid JSON: {e}")
             continue
@@ -31,7 +34,7 @@ def _json_line(raw: bytes, encoding: str | None):
     try:
         return json.loads(raw)  # UTF-8/16/32, as JSON allows
     except UnicodeDecodeError:
-        return json.loads(raw.decode("cp949"))  # a Korean-Windows export; a failure here is a ValueError too
+        return json.loads(raw.decode("cp949"))  # a Korean-Windows export
 
 
 def csv_records(source: Source, options: ReadOptions, stats: ReadStats):
@@ -40,8 +43,8 @@ def csv_records(source: Source, options: ReadOptions, stats: ReadStats):
     text = io.TextIOWrapper(source.stream, encoding=encoding, errors="replace", newline="")
     reader = csv.DictReader(text, delimiter=delimiter)
     if reader.fieldnames is None or options.text_field not in reader.fieldnames:
-        hint = "" if options.encoding else f" (read as {encoding}; if the names look garbled, try --encoding cp949 or utf-8)"
-        yield Record(source.name, error=f"CSV has no {options.text_field!r} column (columns: {reader.fieldnames}){hint}")
+        hint = f" (read as {encoding}; if the names look garbled, give the file's encoding with --encoding, e.g. cp949 or utf-8)"
+        yield Record(source.name, error=f"{source.name} has no {options.text_field!r} column (columns: {reader.fieldnames}){hint}")
         return
     for n, row in enumerate(reader, 2):
         yield mapping_record(row, f"{source.name}:{n}", options)

@@ -19,7 +19,8 @@ def warc_records(source: Source, options: ReadOptions, stats: ReadStats):
     except ImportError:
         yield Record(source.name, error=f"reading WARC needs warcio: {CRAWL_EXTRA}")
         return
-    archive = ArchiveIterator(source.stream)
+    # warcio undoes gzip itself, member by member; other compressions are undone for it.
+    archive = ArchiveIterator(source.raw if source.compression == "gzip" else source.stream)
     while True:
         try:
             record = next(archive, None)
@@ -76,4 +77,5 @@ def _charset(content_type: str) -> str | None:
 def _broken(source: Source, archive, why: str) -> Record:
     offset = getattr(archive, "offset", None)
     where = f"after byte {offset}" if offset is not None else "at its end"
+    why = "".join(c if c.isprintable() else "?" for c in why)[:160]
     return Record(f"{source.name}:broken", error=f"WARC record {where} cannot be read ({why}); rest of {source.name} skipped")
