@@ -112,9 +112,10 @@ def _file_records(path: Path, name: str, options: ReadOptions, stats: ReadStats)
     yield from _source_records(name, raw, path, options, stats)
 
 
-def _source_records(name: str, raw, path: Path | None, options: ReadOptions, stats: ReadStats, choose=None):
-    """Records of one opened input (closed at the end unless it is stdin); any failure part-way becomes
-    one error record instead of a crash."""
+def _source_records(name: str, raw, path: Path | None, options: ReadOptions, stats: ReadStats, choose=None,
+                    close_raw: bool = True):
+    """Records of one opened input (closed at the end if ``close_raw``); any failure part-way becomes one
+    error record instead of a crash."""
     source = None
     yielded = False
     try:
@@ -127,15 +128,13 @@ def _source_records(name: str, raw, path: Path | None, options: ReadOptions, sta
         why = str(e) if isinstance(e, MissingExtra) else f"{type(e).__name__}: {e}"
         yield Record(f"{name}:read-error" if yielded else name, error=f"cannot read {name}: {why}")
     finally:
-        _close(source, raw)
+        _close(source, raw, close_raw)
 
 
-def _close(source: Source | None, raw) -> None:
-    """Close what reading ``raw`` opened, and ``raw`` itself unless it is stdin (or a stand-in for it)."""
-    keep_open = raw is sys.stdin.buffer or isinstance(raw, io.BytesIO)
+def _close(source: Source | None, raw, close_raw: bool) -> None:
     if source is not None:
-        source.close(raw=not keep_open)
-    elif not keep_open:
+        source.close(raw=close_raw)
+    elif close_raw:
         raw.close()
 
 
@@ -224,8 +223,8 @@ def _stdin_records(stream, options: ReadOptions, stats: ReadStats, stdin_format:
             return BY_NAME["jsonl"]
         return fmt
 
-    for record in _source_records("stdin", stream, None, options, stats, choose):
-        if record.id == "stdin" and not record.error:
+    for record in _source_records("stdin", stream, None, options, stats, choose, close_raw=False):
+        if record.id == "stdin":
             record.id = "-"  # one page on stdin
         yield record
 
@@ -238,14 +237,15 @@ def url_list(inputs, stdin=None):
         if _URL.match(item):
             yield item
         elif item == "-":
-            yield from _listed_urls("stdin", getattr(stdin or sys.stdin, "buffer", stdin or sys.stdin))
+            stream = stdin or sys.stdin.buffer
+            yield from _listed_urls("stdin", getattr(stream, "buffer", stream), close_raw=False)
         elif Path(item).is_file():
-            yield from _listed_urls(item, open(item, "rb"))  # noqa: SIM115 - closed by _listed_urls
+            yield from _listed_urls(item, open(item, "rb"), close_raw=True)  # noqa: SIM115 - closed by _listed_urls
         else:
             yield Record(item, error="no such file (with --fetch, give URLs or files that list them)")
 
 
-def _listed_urls(name: str, raw):
+def _listed_urls(name: str, raw, close_raw: bool):
     source = None
     try:
         source = Source(name, raw)
@@ -256,4 +256,4 @@ def _listed_urls(name: str, raw):
     except Exception as e:  # noqa: BLE001 - a corrupt compressed list
         yield Record(f"{name}:read-error", error=f"cannot read {name}: {type(e).__name__}: {e}")
     finally:
-        _close(source, raw)
+        _close(source, raw, close_raw)
