@@ -157,6 +157,7 @@ def test_mirror_directory_gives_one_row_per_file(tiny_model, tmp_path, capsys):
     assert (page["url"], page["site"], page["published"]) == (
         "https://www.gangseo.seoul.kr/view.php?id=123", "www.gangseo.seoul.kr", "2024-03-05")
     assert found["news/notice"]["published"] == "2024-05-02" and found["news/notice"]["url"] is None
+    assert found["news/article.shtml"]["published"] is None, "no date on the page: null, not today"
     assert found["news/newsView.do"]["label"] == found["news/print.html.gz"]["label"], "EUC-KR reads like UTF-8"
     assert "1 hidden file" in err and "1 hidden or VCS folder" in err
 
