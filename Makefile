@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: install
-	$(VENV)/bin/klassify predict data/examples --format table
+	$(VENV)/bin/klassify predict data/examples --exclude '*.json' --format table
 
 test: install-test
 	$(PY) -m pytest -q

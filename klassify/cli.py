@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import csv
+import codecs
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .labels import LABELS
 from .modeling import run_ahead
+from .output import OUTPUT_FIELDS, OutputError, Writer, build_row, check_output, error_row, format_for, previous_ids
 
-OUTPUT_FIELDS = ("id", "label", "score", "is_article", "article_score", "secondary", "evidence", "title", "scores", "error")
+__all__ = ["OUTPUT_FIELDS", "build_row", "error_row", "main"]
 
 
 def main(argv=None) -> int:
@@ -24,7 +24,7 @@ def main(argv=None) -> int:
         return 2
     try:
         return args.run(args)
-    except UsageError as e:
+    except (UsageError, OutputError) as e:
         print(f"klassify: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -41,15 +41,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("predict", help="classify pages; one output row per input record")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".txt/.html files, directories, .jsonl, .csv, or - for stdin")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="page files, directories (every file), .jsonl/.csv/.tsv, .parquet, WARC archives (any of them "
+                        "gzip/bz2/xz/zstd-compressed), - for stdin; with --fetch: URLs or files listing them")
     p.add_argument("-o", "--output", help="output file (default: stdout)")
-    p.add_argument("--format", choices=["jsonl", "csv", "table"], help="default: from -o's suffix, else jsonl (table: readable summary)")
+    p.add_argument("--format", choices=["jsonl", "csv", "parquet", "table"],
+                   help="default: from -o's suffix (.csv, .parquet), else jsonl (table: readable summary)")
     add_model_args(p)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--resume", action="store_true", help="skip ids already in OUTPUT and append the rest")
-    p.add_argument("--text-field", default="text", help="JSONL/CSV field holding the page (default: text)")
-    p.add_argument("--id-field", default="id", help="JSONL/CSV field holding the id (default: id; else FILE:LINE)")
+    p.add_argument("--resume", action="store_true", help="skip ids already in OUTPUT (jsonl or csv) and append the rest")
+    p.add_argument("--text-field", default="text", help="JSONL/CSV/Parquet field holding the page (default: text)")
+    p.add_argument("--id-field", default="id", help="JSONL/CSV/Parquet field holding the id (default: id; else FILE:ROW)")
+    p.add_argument("--encoding", help="force the text encoding of files, CSV and JSONL (default: detected; e.g. cp949)")
+    p.add_argument("--include", action="append", default=[], metavar="GLOB",
+                   help="directories: read only files matching GLOB (path under the directory or name); repeatable")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="directories: skip files and folders matching GLOB; repeatable")
     p.add_argument("--stdin-format", choices=["auto", "jsonl", "text"], default="auto")
+    f = p.add_argument_group("fetching (--fetch)")
+    f.add_argument("--fetch", action="store_true", help="inputs are URLs or URL lists (one a line, - for stdin): download and classify")
+    f.add_argument("--fetch-concurrency", type=int, default=4, metavar="N", help="downloads at once (default: 4)")
+    f.add_argument("--fetch-delay", type=float, default=1.0, metavar="S", help="seconds between requests to one host (default: 1)")
+    f.add_argument("--fetch-timeout", type=float, default=20.0, metavar="S", help="seconds before a request times out (default: 20)")
+    f.add_argument("--fetch-retries", type=int, default=2, metavar="N", help="retries after network errors, 429 and 5xx (default: 2)")
+    f.add_argument("--ignore-robots", action="store_true", help="fetch URLs that robots.txt disallows")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: only when stderr is a terminal)")
     p.set_defaults(run=run_predict)
@@ -94,20 +109,19 @@ def load_classifier(args):
 def run_predict(args) -> int:
     from tqdm.auto import tqdm
 
-    from .records import iter_records
+    from .records import ReadStats, iter_records
 
-    fmt = args.format or ("csv" if args.output and args.output.lower().endswith(".csv") else "jsonl")
-    if args.resume and not args.output:
-        raise UsageError("--resume needs -o OUTPUT")
-    if args.batch_size < 1:
-        raise UsageError("--batch-size must be at least 1")
-    if fmt == "table" and args.resume:
-        raise UsageError("--resume works with jsonl or csv output")
+    fmt = format_for(args.output, args.format)
+    check_predict_args(args, fmt)
+    check_output(args.output, fmt)
     clf = load_classifier(args)
-    done = previous_ids(args.output, fmt) if args.resume else set()
-    writer = open_writer(args.output, fmt, append=args.resume and bool(done))
+    done, columns = previous_ids(args.output, fmt) if args.resume else (set(), None)
+    writer = Writer(args.output, fmt, append=bool(done) or columns is not None, columns=columns)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
-    records = iter_records(args.inputs, text_field=args.text_field, id_field=args.id_field, stdin_format=args.stdin_format)
+    stats = ReadStats()
+    records = iter_records(args.inputs, text_field=args.text_field, id_field=args.id_field, stdin_format=args.stdin_format,
+                           encoding=args.encoding, include=args.include, exclude=args.exclude, stats=stats,
+                           fetcher=make_fetcher(args) if args.fetch else None)
     total = failed = skipped = 0
     with tqdm(disable=not show, unit="page", file=sys.stderr, desc="klassify") as bar:
         # The next batch is read and tokenised in a background thread while this one is classified.
@@ -120,9 +134,35 @@ def run_predict(args) -> int:
             failed += sum(1 for r in rows if r["error"])
             bar.update(len(batch))
     writer.close()
-    print(f"klassify: {total} records classified, {failed} with errors" + (f", {skipped} already done" if skipped else ""),
-          file=sys.stderr)
+    not_read = stats.summary()
+    print(f"klassify: {total} records classified, {failed} with errors" + (f", {skipped} already done" if skipped else "")
+          + (f"; not read: {not_read}" if not_read else ""), file=sys.stderr)
     return 1 if total and failed == total else 0
+
+
+def check_predict_args(args, fmt: str) -> None:
+    if args.resume and not args.output:
+        raise UsageError("--resume needs -o OUTPUT")
+    if args.resume and fmt not in ("jsonl", "csv"):
+        raise UsageError(f"--resume works with jsonl or csv output, not {fmt} (a Parquet file is readable only once "
+                         "complete: write JSONL for long runs and convert it)")
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if args.encoding:
+        try:
+            codecs.lookup(args.encoding)
+        except LookupError:
+            raise UsageError(f"unknown --encoding {args.encoding!r} (try utf-8, cp949 or euc-kr)") from None
+    if args.fetch and (args.fetch_concurrency < 1 or args.fetch_retries < 0 or args.fetch_delay < 0 or args.fetch_timeout <= 0):
+        raise UsageError("--fetch-concurrency must be at least 1, --fetch-retries and --fetch-delay at least 0, "
+                         "--fetch-timeout above 0")
+
+
+def make_fetcher(args):
+    from .fetch import Fetcher, FetchSettings
+
+    return Fetcher(FetchSettings(concurrency=args.fetch_concurrency, delay=args.fetch_delay, timeout=args.fetch_timeout,
+                                 retries=args.fetch_retries, robots=not args.ignore_robots))
 
 
 @dataclass
@@ -153,24 +193,33 @@ def read_records(records) -> ReadRecords:
     read = ReadRecords([None] * len(records), [], [])
     for k, record in enumerate(records):
         if record.error:
-            read.rows[k] = error_row(record.id, record.error)
+            read.rows[k] = build_row(record)
             continue
         try:
-            read.pages.append(read_page(record.content, html=record.html))
+            read.pages.append(read_page(record.content, html=record.html, encoding=record.encoding))
             read.positions.append(k)
         except PageReadError as e:
-            read.rows[k] = error_row(record.id, str(e))
+            read.rows[k] = build_row(record, error=read_error_message(record, e))
     return read
+
+
+def read_error_message(record, error) -> str:
+    """The page reader's message, with what to try when the text did not decode."""
+    message = str(error)
+    if "decode" in message or "encoding" in message:
+        message += " (if it is text, give its encoding with --encoding, e.g. cp949, euc-kr or utf-16)"
+    return message
 
 
 def classify_records(clf, records, read: ReadRecords) -> list[dict]:
     """One output row per record, in order; read and classify errors become the row's ``error``."""
     rows, pages, positions = read.rows, read.pages, read.positions
-    for k, prediction in zip(positions, predict_isolated(clf, pages, read.prepared)):
+    for k, page, prediction in zip(positions, pages, predict_isolated(clf, pages, read.prepared)):
         if isinstance(prediction, Exception):
-            rows[k] = error_row(records[k].id, f"classification failed: {type(prediction).__name__}: {prediction}")
+            rows[k] = build_row(records[k], page=page,
+                                error=f"classification failed: {type(prediction).__name__}: {prediction}")
         else:
-            rows[k] = {"id": records[k].id, **prediction.to_dict(), "error": None}
+            rows[k] = build_row(records[k], prediction, page)
     return rows
 
 
@@ -190,11 +239,6 @@ def predict_isolated(clf, pages, prepared=None):
         return out
 
 
-def error_row(record_id: str, message: str) -> dict:
-    return {"id": record_id, "label": None, "score": None, "scores": None, "is_article": None, "article_score": None,
-            "secondary": [], "evidence": None, "title": None, "error": message}
-
-
 def batched(iterable, size: int):
     batch = []
     for item in iterable:
@@ -204,121 +248,6 @@ def batched(iterable, size: int):
             batch = []
     if batch:
         yield batch
-
-
-# --- output ----------------------------------------------------------------------------------------
-
-def previous_ids(path: str, fmt: str) -> set[str]:
-    """Ids of complete rows already in ``path``; a torn last row (killed mid-write) is cut off first."""
-    p = Path(path)
-    if not p.exists() or p.stat().st_size == 0:
-        return set()
-    data = p.read_bytes()
-    keep = data[: data.rfind(b"\n") + 1]  # drop a partial last line
-    ids = set()
-    if fmt == "jsonl":
-        good = []
-        for line in keep.splitlines(keepends=True):
-            try:
-                ids.add(str(json.loads(line)["id"]))
-                good.append(line)
-            except (ValueError, KeyError, TypeError):
-                continue
-        keep = b"".join(good)
-    else:
-        rows = list(csv.reader(io_text(keep)))
-        if rows and rows[0] != list(OUTPUT_FIELDS):
-            raise UsageError(f"{path} is not a klassify CSV (header {rows[0][:3]}...)")
-        rows = [r for r in rows[1:] if len(r) == len(OUTPUT_FIELDS)]
-        ids = {r[0] for r in rows}
-        keep = csv_bytes([list(OUTPUT_FIELDS)] + rows)
-    if keep != data:
-        p.write_bytes(keep)
-    return ids
-
-
-def io_text(data: bytes):
-    import io
-
-    return io.StringIO(data.decode("utf-8", errors="replace"), newline="")
-
-
-def csv_bytes(rows) -> bytes:
-    import io
-
-    buf = io.StringIO(newline="")
-    csv.writer(buf).writerows(rows)
-    return buf.getvalue().encode("utf-8")
-
-
-class Writer:
-    def __init__(self, stream, fmt: str, write_header: bool):
-        self.stream, self.fmt = stream, fmt
-        self.csv = csv.writer(stream) if fmt == "csv" else None
-        if self.csv and write_header:
-            self.csv.writerow(OUTPUT_FIELDS)
-        self.table_rows: list[dict] = []
-
-    def write_rows(self, rows):
-        for row in rows:
-            if self.fmt == "jsonl":
-                self.stream.write(json.dumps({k: row.get(k) for k in OUTPUT_FIELDS}, ensure_ascii=False) + "\n")
-            elif self.fmt == "csv":
-                self.csv.writerow([csv_cell(row.get(k)) for k in OUTPUT_FIELDS])
-            else:
-                self.table_rows.append(row)
-        self.stream.flush()
-        if self.stream is not sys.stdout:
-            os.fsync(self.stream.fileno())
-
-    def close(self):
-        if self.fmt == "table":
-            self.stream.write(format_table(self.table_rows) + "\n")
-        if self.stream is not sys.stdout:
-            self.stream.close()
-        else:
-            self.stream.flush()
-
-
-def open_writer(path: str | None, fmt: str, append: bool) -> Writer:
-    if not path:
-        return Writer(sys.stdout, fmt, write_header=True)
-    stream = open(path, "a" if append else "w", encoding="utf-8", newline="")
-    return Writer(stream, fmt, write_header=not append)
-
-
-def csv_cell(value):
-    if isinstance(value, list):
-        return ";".join(value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else value
-
-
-def format_table(rows) -> str:
-    import unicodedata
-
-    def width(s):
-        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
-
-    def fit(s, n):
-        s = s or ""
-        out = ""
-        for c in s:
-            if width(out + c) > n - 1:
-                return out + "…"
-            out += c
-        return out + " " * (n - width(out))
-
-    header = f"{fit('id', 28)} {fit('label', 12)} {'score':>5}  {fit('secondary', 12)} evidence"
-    lines = [header, "-" * 100]
-    for r in rows:
-        if r.get("error"):
-            lines.append(f"{fit(Path(r['id']).name, 28)} {fit('ERROR', 12)} {'':>5}  {fit('', 12)} {r['error']}")
-            continue
-        lines.append(f"{fit(Path(r['id']).name, 28)} {fit(r['label'], 12)} {r['score']:>5.2f}  "
-                     f"{fit(','.join(r['secondary']), 12)} {fit(r['evidence'] or '', 60)}")
-    return "\n".join(lines)
 
 
 # --- evaluate / info -------------------------------------------------------------------------------

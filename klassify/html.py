@@ -11,8 +11,9 @@ _TAG = re.compile(r"<[^>]*>", re.S)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 
 
-def html_to_text(markup: str) -> tuple[str | None, str]:
-    """Return ``(title, text)``: trafilatura's main text, or every visible line when it finds none."""
+def html_to_text(markup: str) -> tuple[str | None, str, str | None, str | None]:
+    """Return ``(title, text, published, url)``: trafilatura's main text, or every visible line when it
+    finds none, with the page's date (``YYYY-MM-DD``) and canonical URL from its metadata (None if absent)."""
     import trafilatura
 
     try:
@@ -21,11 +22,13 @@ def html_to_text(markup: str) -> tuple[str | None, str]:
         doc = None
     text = getattr(doc, "text", None) if doc is not None else None
     title = getattr(doc, "title", None) if doc is not None else None
+    published = getattr(doc, "date", None) if doc is not None else None
+    url = getattr(doc, "url", None) if doc is not None else None
     if not text or "\n" not in text.strip():
         # Nothing found, or trafilatura's fallback flattened the page into one line: our own rendering
         # keeps the paragraph breaks that line-level cleaning needs.
         text = render_text(markup)
-    return (title or _raw_title(markup)), text
+    return (title or _raw_title(markup)), text, published, url
 
 
 def strip_scripts(markup: str) -> str:

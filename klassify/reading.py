@@ -43,19 +43,22 @@ class Page:
     is_html: bool = False
     encoding: str | None = None
     truncated: bool = False
+    published: str | None = None  # ISO date from the page's metadata or text, None when unknown
+    url: str | None = None  # the page's own canonical URL (HTML metadata), None when it names none
 
     @property
     def raw_text(self) -> str:
         return "\n".join(self.lines)
 
 
-def read_page(raw: str | bytes, *, html: bool | None = None) -> Page:
+def read_page(raw: str | bytes, *, html: bool | None = None, encoding: str | None = None) -> Page:
     """Decode ``raw`` (any common Korean encoding), detect HTML, and extract the article body.
 
-    ``html=None`` detects HTML from the content; ``True``/``False`` forces it.
+    ``html=None`` detects HTML from the content; ``True``/``False`` forces it. ``encoding`` is a declared
+    charset (an HTTP header's), tried first for bytes; bytes it does not decode fall back to detection.
     Raises :class:`PageReadError` (a ``ValueError``) for input that is not text.
     """
-    text, encoding = decode(raw)
+    text, encoding = decode(raw, declared=encoding)
     if html is None:
         html = looks_like_html(text)
     if html:
@@ -65,18 +68,19 @@ def read_page(raw: str | bytes, *, html: bool | None = None) -> Page:
     truncated = len(text) > MAX_PAGE_CHARS
     if truncated:
         text = text[:MAX_PAGE_CHARS]
-    title = None
+    title = published = url = None
     if html:
         from .html import html_to_text
 
-        title, text = html_to_text(text)
+        title, text, published, url = html_to_text(text)
     lines = tuple(line.strip() for line in text.splitlines())
     kinds = classify_lines(lines)
     kept = select_body(lines, kinds)
     if title is None:
         title = guess_title(lines, kinds, kept)
     body = "\n".join(lines[i] for i in kept)
-    return Page(body, title, lines, kept, kinds, bool(html), encoding, truncated)
+    published = published or find_date(lines)
+    return Page(body, title, lines, kept, kinds, bool(html), encoding, truncated, published, url)
 
 
 def extract_article(raw: str | bytes, *, html: bool | None = None) -> str:
@@ -101,24 +105,88 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BINARY_SIGNATURES = (b"\x89PNG", b"PK\x03\x04", b"%PDF", b"GIF8", b"\xff\xd8\xff", b"\x1f\x8b", b"\x7fELF")
 
 
-def decode(raw: str | bytes) -> tuple[str, str | None]:
-    """Return ``(text, encoding)``; ``encoding`` is None for ``str`` input."""
+def decode(raw: str | bytes, declared: str | None = None) -> tuple[str, str | None]:
+    """Return ``(text, encoding)``; ``encoding`` is None for ``str`` input.
+
+    Order: a byte-order mark, the ``declared`` charset, UTF-8, the page's own ``<meta charset>``, detection.
+    """
     if isinstance(raw, str):
         return _check_text(raw), None
     if not isinstance(raw, (bytes, bytearray, memoryview)):
         raise PageReadError(f"expected str or bytes, got {type(raw).__name__}")
     raw = bytes(raw)
-    if raw.startswith(_BINARY_SIGNATURES):
+    if is_binary(raw):
         raise PageReadError("binary file (image, archive, PDF or executable), not a text page")
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
             return _check_text(raw.decode(encoding, errors="replace")), encoding
-    try:
-        return _check_text(raw.decode("utf-8")), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    for encoding in (declared, "utf-8", _meta_charset(raw)):
+        text = _strict_decode(raw, encoding)
+        if text is not None:
+            return _check_text(text), normal_encoding(encoding)
     encoding = _detect_encoding(raw)
     return _check_text(raw.decode(encoding, errors="replace")), encoding
+
+
+def is_binary(raw: bytes) -> bool:
+    """True for bytes that start like an image, archive, PDF or executable."""
+    return raw.startswith(_BINARY_SIGNATURES)
+
+
+def normal_encoding(name: str | None) -> str | None:
+    """Python's codec name for a declared charset; EUC-KR and its aliases become CP949 (its superset,
+    which sites that declare EUC-KR actually use). None for a name Python does not know.
+
+    >>> normal_encoding("EUC-KR"), normal_encoding("ks_c_5601-1987"), normal_encoding("UTF8"), normal_encoding("x-bogus")
+    ('cp949', 'cp949', 'utf-8', None)
+    """
+    if not name:
+        return None
+    try:
+        codec = codecs.lookup(name.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return "cp949" if codec == "euc_kr" else codec
+
+
+def sniff_encoding(sample: bytes) -> str:
+    """The encoding of a stream from its first bytes (a sample that may end mid-character): a BOM,
+    then UTF-8, then CP949, then charset-normalizer's guess.
+
+    >>> sniff_encoding("시는 청렴 교육을".encode("cp949")), sniff_encoding("시는".encode()[:-1]), sniff_encoding(b"")
+    ('cp949', 'utf-8-sig', 'utf-8-sig')
+    """
+    for bom, encoding in _BOMS:
+        if sample.startswith(bom):
+            return encoding
+    for encoding in ("utf-8-sig", "cp949"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample[:200_000]).best()
+    return best.encoding if best is not None else "utf-8-sig"
+
+
+def _strict_decode(raw: bytes, encoding: str | None) -> str | None:
+    encoding = normal_encoding(encoding)
+    if encoding is None:
+        return None
+    try:
+        return raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
+
+
+def _meta_charset(raw: bytes) -> str | None:
+    match = _META_CHARSET.search(raw[:4096])
+    return match.group(1).decode("ascii") if match else None
 
 
 def _detect_encoding(raw: bytes) -> str:
@@ -152,6 +220,35 @@ def _check_text(text: str) -> str:
     if sample and replaced > 0.2 * len(sample):
         raise PageReadError("input does not decode as text: most characters are invalid")
     return _CONTROL.sub("", text)
+
+
+# --- publication date --------------------------------------------------------------------------
+
+_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*(?:[-./]|년)\s*(\d{1,2})\s*(?:[-./]|월)\s*(\d{1,2})(?!\d)")
+_DATE_LABEL = re.compile(r"(입력|등록|작성|게재|발행|보도|배포|기사입력|승인)\s*(일|일자|일시|시간)?\s*[:：]?\s*$")
+
+
+def find_date(lines, *, head: int = 40) -> str | None:
+    """The page's date as ``YYYY-MM-DD``: the first labelled date (입력, 등록일, 작성일...) in its first
+    ``head`` lines, else the first date there; None when there is none.
+
+    >>> find_date(["홈 | 뉴스", "2024.03.04 조회 5", "입력 2024.03.05 10:22", "본문"])
+    '2024-03-05'
+    >>> find_date(["보도일 : 2023년 11월 2일", "본문"]), find_date(["본문 24일 열었다"])
+    ('2023-11-02', None)
+    """
+    import datetime
+
+    found = []
+    for line in lines[:head]:
+        for match in _DATE.finditer(line):
+            try:
+                day = datetime.date(*(int(g) for g in match.groups()))
+            except ValueError:
+                continue
+            labelled = bool(_DATE_LABEL.search(line[: match.start()]))
+            found.append((not labelled, len(found), day.isoformat()))
+    return min(found)[2] if found else None
 
 
 # --- HTML detection and title -----------------------------------------------------------------

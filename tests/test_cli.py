@@ -76,9 +76,10 @@ def test_predict_directory_recursive_and_missing_path(tiny_model, tmp_path, caps
     code, _, _ = run(["predict", str(root), str(tmp_path / "missing.txt"), "-o", str(out), "--model", str(tiny_model[0])], capsys)
     assert code == 0
     rows = read_jsonl(out)
-    assert [r["id"].split("/")[-1] for r in rows] == ["a.txt", "b.html", "c.txt", "missing.txt"]
-    assert rows[3]["error"] == "no such file or directory"
-    assert all(r["error"] is None for r in rows[:3])
+    assert [r["id"].split("/")[-1] for r in rows] == ["a.txt", "image.png", "b.html", "c.txt", "missing.txt"]
+    assert rows[4]["error"] == "no such file or directory"
+    assert "binary" in rows[1]["error"], "every file in a directory gives a row, a binary one an error"
+    assert all(rows[k]["error"] is None for k in (0, 2, 3))
 
 
 def test_predict_stdin_text_and_jsonl(tiny_model):
