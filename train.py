@@ -49,6 +49,8 @@ def parse_args(argv=None) -> TrainingArguments:
                         "the text cache is present; none = written corpus only; or another index file")
     p.add_argument("--real-weights", default=",".join(map(str, defaults.real_weights)),
                    help="sample weights of a real training page (against 1 for a written one) tried on dev")
+    p.add_argument("--real-waves", default=",".join(map(str, defaults.real_waves)),
+                   help="collection waves of real train pages to use, e.g. 1,2 (dev and test are always all)")
     p.add_argument("--text-article-weights", default=",".join(map(str, defaults.text_article_weights)),
                    help="shares of the article decision given to the text model's not_article class, tried on dev "
                         "(all 0: the text model learns no not_article class)")
@@ -95,6 +97,7 @@ def parse_args(argv=None) -> TrainingArguments:
         include_augmented=not a.no_augmented, seeds_dir=a.seeds_dir, quiet=a.quiet, real_pages=a.real_pages,
         real_weights=tuple(float(w) for w in a.real_weights.split(",")),
         text_article_weights=tuple(float(w) for w in a.text_article_weights.split(",")),
+        real_waves=tuple(int(w) for w in a.real_waves.split(",")),
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,
         batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, encoder_real_weight=a.encoder_real_weight, backend=a.backend, device=a.device, vocab_news=a.vocab_news,

@@ -28,7 +28,7 @@ REAL_DIR = REPO_ROOT / "data" / "real"
 DEFAULT_INDEX = REAL_DIR / "index.jsonl"
 SPLITS = ("train", "dev", "test")
 INDEX_FIELDS = ("id", "url", "label", "secondary", "split", "kind", "hard_negative", "group", "query", "rank",
-                "site", "note", "chars", "sha256", "parts")
+                "site", "note", "chars", "sha256", "parts", "wave")
 
 
 class RealCacheMissing(FileNotFoundError):

@@ -294,6 +294,9 @@ def main(argv=None) -> int:
         row["secondary"] = list(row.get("secondary") or [])
         row["hard_negative"] = bool(row.get("hard_negative"))
     if a.append:
+        wave = max((r.get("wave") or 1 for r in old), default=0) + 1
+        for row in rows:
+            row["wave"] = wave
         problems += append_splits(old, rows, a.new_split)
         print(f"{len(rows)} new pages: " + str(Counter(r["split"] for r in rows)), file=sys.stderr)
         if a.pending:
@@ -304,6 +307,8 @@ def main(argv=None) -> int:
             rows = [r for r in rows if r["split"] == a.new_split]
         rows = old + rows
     else:
+        for row in rows:
+            row["wave"] = 1
         assign_splits(rows, previous, a.seed)
     rows.sort(key=lambda r: (SPLIT_SHARES and list(SPLIT_SHARES).index(r["split"]), r["id"]))
     write_index(a.index, rows)
