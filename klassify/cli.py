@@ -7,13 +7,10 @@ import csv
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from .batch import OUTPUT_FIELDS, classify_batches
 from .labels import LABELS
-from .modeling import run_ahead
-
-OUTPUT_FIELDS = ("id", "label", "score", "is_article", "article_score", "secondary", "evidence", "title", "scores", "error")
 
 
 def main(argv=None) -> int:
@@ -110,11 +107,8 @@ def run_predict(args) -> int:
     records = iter_records(args.inputs, text_field=args.text_field, id_field=args.id_field, stdin_format=args.stdin_format)
     total = failed = skipped = 0
     with tqdm(disable=not show, unit="page", file=sys.stderr, desc="klassify") as bar:
-        # The next batch is read and tokenised in a background thread while this one is classified.
-        for batch, prepared in run_ahead(batched(records, args.batch_size), lambda b: prepare_records(clf, b, done)):
-            todo, read = prepared.result()
-            skipped += len(batch) - len(todo)
-            rows = classify_records(clf, todo, read)
+        for batch, rows in classify_batches(clf, records, args.batch_size, done):
+            skipped += len(batch) - len(rows)
             writer.write_rows(rows)
             total += len(rows)
             failed += sum(1 for r in rows if r["error"])
@@ -123,87 +117,6 @@ def run_predict(args) -> int:
     print(f"klassify: {total} records classified, {failed} with errors" + (f", {skipped} already done" if skipped else ""),
           file=sys.stderr)
     return 1 if total and failed == total else 0
-
-
-@dataclass
-class ReadRecords:
-    """Records read into pages: error rows for the records that could not be read, the pages of the
-    others with their positions, and the classifier's tokenisation of those pages (None if it failed)."""
-
-    rows: list
-    pages: list
-    positions: list[int]
-    prepared: object = None
-
-
-def prepare_records(clf, batch, done: set[str]):
-    """The records of ``batch`` not already ``done``, and them read and tokenised (never raises)."""
-    todo = [r for r in batch if r.id not in done]
-    read = read_records(todo)
-    try:
-        read.prepared = clf.prepare(read.pages)
-    except Exception:  # noqa: BLE001 - the classify step retries page by page and reports the bad page
-        read.prepared = None
-    return todo, read
-
-
-def read_records(records) -> ReadRecords:
-    from .reading import PageReadError, read_page
-
-    read = ReadRecords([None] * len(records), [], [])
-    for k, record in enumerate(records):
-        if record.error:
-            read.rows[k] = error_row(record.id, record.error)
-            continue
-        try:
-            read.pages.append(read_page(record.content, html=record.html))
-            read.positions.append(k)
-        except PageReadError as e:
-            read.rows[k] = error_row(record.id, str(e))
-    return read
-
-
-def classify_records(clf, records, read: ReadRecords) -> list[dict]:
-    """One output row per record, in order; read and classify errors become the row's ``error``."""
-    rows, pages, positions = read.rows, read.pages, read.positions
-    for k, prediction in zip(positions, predict_isolated(clf, pages, read.prepared)):
-        if isinstance(prediction, Exception):
-            rows[k] = error_row(records[k].id, f"classification failed: {type(prediction).__name__}: {prediction}")
-        else:
-            rows[k] = {"id": records[k].id, **prediction.to_dict(), "error": None}
-    return rows
-
-
-def predict_isolated(clf, pages, prepared=None):
-    """Predict a batch; if it fails, retry page by page so only the bad page gets an error."""
-    try:
-        if prepared is not None:
-            return clf.predict_prepared(pages, prepared)
-        return clf.predict_pages(pages, batch_size=max(len(pages), 1))
-    except Exception:  # noqa: BLE001 - isolate the failing page below, then report it on its row
-        out = []
-        for page in pages:
-            try:
-                out.extend(clf.predict_pages([page]))
-            except Exception as e:  # noqa: BLE001
-                out.append(e)
-        return out
-
-
-def error_row(record_id: str, message: str) -> dict:
-    return {"id": record_id, "label": None, "score": None, "scores": None, "is_article": None, "article_score": None,
-            "secondary": [], "evidence": None, "title": None, "error": message}
-
-
-def batched(iterable, size: int):
-    batch = []
-    for item in iterable:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 # --- output ----------------------------------------------------------------------------------------
