@@ -1,4 +1,5 @@
-"""The ``klassify`` command: ``predict`` over crawled pages, ``evaluate`` on labeled data, ``info`` on a model."""
+"""The ``klassify`` command: ``predict`` over crawled pages (``spark-predict`` on Spark), ``evaluate`` on labeled
+data, ``info`` on a model."""
 
 from __future__ import annotations
 
@@ -50,6 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: only when stderr is a terminal)")
     p.set_defaults(run=run_predict)
+
+    s = sub.add_parser("spark-predict", help="predict on Apache Spark (the spark extra): the same rows, as Parquet")
+    s.add_argument("inputs", nargs="+", metavar="INPUT", help="files and directories every executor can read "
+                   "(.jsonl, .csv, pages, WARC once the reader has it), .parquet on any Hadoop filesystem")
+    s.add_argument("-o", "--output", required=True, help="output Parquet directory, replaced atomically")
+    s.add_argument("--master", help="Spark master, e.g. local[2] or yarn (default: spark-submit's, else local[*])")
+    s.add_argument("--model", default=None, help="model name under models/ or a model directory (default: the shipped default)")
+    s.add_argument("--trust-model", action="store_true", help="load a model even if its manifest checks fail")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--text-field", default="text", help="JSONL/CSV/Parquet field holding the page (default: text)")
+    s.add_argument("--id-field", default="id", help="JSONL/CSV/Parquet field holding the id (default: id)")
+    s.add_argument("--partition-by", action="append", default=[], metavar="COLUMN",
+                   help="write OUTPUT partitioned by this output column (repeatable), e.g. label")
+    s.add_argument("--partitions", type=int, help="tasks to classify in (default: 4 per core over files, 2 per core "
+                                                  "when there are fewer files than cores)")
+    s.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting (repeatable)")
+    s.set_defaults(run=run_spark_predict)
 
     e = sub.add_parser("evaluate", help="metrics on labeled JSONL (file or directory) or on the real-page set")
     e.add_argument("data", nargs="?", help="labeled JSONL file or directory (fields text, label[, split])")
@@ -117,6 +135,41 @@ def run_predict(args) -> int:
     print(f"klassify: {total} records classified, {failed} with errors" + (f", {skipped} already done" if skipped else ""),
           file=sys.stderr)
     return 1 if total and failed == total else 0
+
+
+def run_spark_predict(args) -> int:
+    try:
+        from . import spark
+    except ImportError as e:  # pragma: no cover - the spark extra is missing
+        raise UsageError(f"spark-predict needs the spark extra: pip install 'klassify[spark]' ({e})") from e
+
+    bad = [c for c in args.partition_by if c not in OUTPUT_FIELDS]
+    if bad:
+        raise UsageError(f"--partition-by {bad[0]!r} is not an output column ({', '.join(OUTPUT_FIELDS)})")
+    if "-" in args.inputs:
+        raise UsageError("spark-predict reads files, not stdin")
+    conf = [c.split("=", 1) for c in args.conf]
+    if any(len(c) != 2 for c in conf):
+        raise UsageError("--conf takes KEY=VALUE")
+    session, started = spark.start_session(args.master, conf=conf)
+    try:
+        counters = spark.JobCounters(session.sparkContext)
+        rows = spark.predict_paths(session, args.inputs, args.model, text_field=args.text_field,
+                                   id_field=args.id_field, batch_size=args.batch_size, trust=args.trust_model,
+                                   partitions=args.partitions, counters=counters)
+        spark.write_atomically(rows, args.output, args.partition_by)
+        written = session.read.parquet(args.output).count()
+    except (ValueError, OSError) as e:
+        raise UsageError(str(e)) from e
+    finally:
+        if started:
+            session.stop()
+    print(f"klassify: {counters.summary()}", file=sys.stderr)
+    print(f"klassify: wrote {written} rows to {args.output}", file=sys.stderr)
+    values = counters.values()
+    if written != values["records"]:
+        print(f"klassify: warning: {values['records']} records counted but {written} rows written", file=sys.stderr)
+    return 1 if written and values["failed"] == written else 0
 
 
 # --- output ----------------------------------------------------------------------------------------
