@@ -112,7 +112,7 @@ class JobCounters:
 class _Task:
     """What every task needs, shipped with the job."""
 
-    model: str | None
+    models: tuple[str | None, ...]  # where a worker may find the model, most specific first
     trust: bool
     text_field: str
     id_field: str | None
@@ -124,24 +124,26 @@ _CLASSIFIERS: dict = {}  # per Python worker process: (model, trust) -> Classifi
 
 
 def _classifier(task: _Task):
-    key = (task.model, task.trust)
+    key = (task.models, task.trust)
     if key not in _CLASSIFIERS:
         from .modeling import Classifier
 
-        _CLASSIFIERS[key] = Classifier.load(_locate_model(task.model), trust=task.trust)
+        _CLASSIFIERS[key] = Classifier.load(_locate_model(task.models), trust=task.trust)
         task.counters.model_loads.add(1)
     return _CLASSIFIERS[key]
 
 
-def _locate_model(model: str | None) -> str | None:
-    """``model`` where this worker can see it: as given, else shipped with the job (``--files``,
-    ``--archives``, ``SparkContext.addFile``) under its directory name, else a name under ``models/``."""
-    if model is None or Path(model).exists():
-        return model
+def _locate_model(models: tuple[str | None, ...]) -> str | None:
+    """The first of ``models`` this worker can see (the driver's directory, or the path as given, relative to
+    the worker's directory where ``--archives`` unpacks), else one shipped under that name with
+    ``SparkContext.addFile`` / ``--files``, else the name as given (``models/<name>``)."""
+    for model in models:
+        if model is None or Path(model).exists():
+            return model
     from pyspark import SparkFiles
 
-    shipped = Path(SparkFiles.get(Path(model).name))
-    return str(shipped) if shipped.exists() else model
+    shipped = Path(SparkFiles.get(Path(models[-1]).name))
+    return str(shipped) if shipped.exists() else models[-1]
 
 
 def _run_task(task: _Task, records):
@@ -238,7 +240,7 @@ def _classify_pickled(task: _Task, frames):
 
 # --- on the driver ---------------------------------------------------------------------------------
 
-def predict_dataframe(df, model=None, text_col: str = "text", id_col: str | None = "id", batch_size: int = 64,
+def predict_dataframe(df, model="tfidf", text_col: str = "text", id_col: str | None = "id", batch_size: int = 64,
                       *, trust: bool = False, counters: JobCounters | None = None):
     """``df`` classified: one row per input row, with the columns of ``klassify predict`` output.
 
@@ -250,8 +252,10 @@ def predict_dataframe(df, model=None, text_col: str = "text", id_col: str | None
         raise ValueError(f"DataFrame has no {text_col!r} column (columns: {df.columns})")
     if id_col is not None and id_col not in df.columns:
         raise ValueError(f"DataFrame has no {id_col!r} column (columns: {df.columns}); pass id_col=None to number rows")
+    from pyspark.sql.functions import col
+
     task = _new_task(df.sparkSession, model, trust, text_col, id_col, batch_size, counters)
-    columns = [text_col] + ([id_col] if id_col else [])
+    columns = [col(text_col)] + ([col(id_col).cast("string")] if id_col else [])  # ids as Spark prints them
     return df.select(*columns).mapInPandas(partial(_classify_rows, task), output_schema())
 
 
@@ -306,17 +310,17 @@ def _new_task(spark, model, trust, text_field, id_field, batch_size, counters) -
                  counters or JobCounters(spark.sparkContext))
 
 
-def _model_for_workers(model) -> str | None:
-    """An absolute model directory when the driver has it (workers on this machine or a shared filesystem
-    find it there; others under its name in SparkFiles), else ``model`` as given, for the workers to find."""
+def _model_for_workers(model) -> tuple[str | None, ...]:
+    """The driver's absolute model directory when it has one (workers on this machine or a shared filesystem
+    find it there), then ``model`` as given, for workers that have it elsewhere."""
     from .artifacts import ModelLoadError, resolve_model_dir
 
     try:
-        return str(resolve_model_dir(model).resolve())
+        return str(resolve_model_dir(model).resolve()), None if model is None else str(model)
     except ModelLoadError:
         if model is None:
             raise
-        return str(model)
+        return (str(model),)
 
 
 def ship_model(spark, model=None) -> str:
@@ -332,11 +336,12 @@ def ship_model(spark, model=None) -> str:
 def list_inputs(inputs) -> tuple[list[str], int]:
     """Input files, directories walked (sorted, symlinked folders not followed) → ``(paths, hidden skipped)``.
 
-    A path that does not exist is kept: the reader turns it into an error row.
+    A path that does not exist is kept: the reader turns it into an error row. A ``.parquet`` directory (as
+    Spark writes one) is one input, for Spark to read.
     """
     paths, hidden = [], 0
     for item in inputs:
-        if not os.path.isdir(item):
+        if not os.path.isdir(item) or Path(item).suffix.lower() in SPARK_READ_SUFFIXES:
             paths.append(item)
             continue
         for dirpath, dirnames, filenames in os.walk(Path(item)):
@@ -402,9 +407,11 @@ def start_session(master: str | None = None, app_name: str = "klassify", conf=()
     if active is not None:
         return active, False
     builder = SparkSession.builder.appName(app_name).config("spark.ui.showConsoleProgress", "false")
+    if not master and "PYSPARK_GATEWAY_PORT" not in os.environ:  # else spark-submit started us: its master counts
+        master = "local[*]"
     if master:
         builder = builder.master(local_master_with_retries(master))
-    if (master or "local").startswith("local"):
+    if master and master.startswith("local"):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local workers run this interpreter (venv)
     for key, value in conf:
         builder = builder.config(key, value)

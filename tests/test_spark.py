@@ -136,7 +136,9 @@ def test_files_directories_and_parquet_partitioned_by_label(spark, pages, tmp_pa
     (site / ".hidden.txt").write_text("not read", encoding="utf-8")
     src = write_jsonl(tmp_path / "more.jsonl", pages[2:5], ["[1, 2]"])
     table = pa.table({"id": ["p1", None, "p3"], "text": [pages[5]["text"], pages[6]["text"], None]})
-    pq.write_table(table, tmp_path / "table.parquet")
+    (tmp_path / "table.parquet").mkdir()  # a Parquet dataset as Spark writes one
+    pq.write_table(table, tmp_path / "table.parquet" / "part-00000.parquet")
+    (tmp_path / "table.parquet" / "_SUCCESS").touch()
     out = tmp_path / "out"
     code, err = spark_predict([site, src, tmp_path / "table.parquet", "-o", out, "--partition-by", "label",
                                "--batch-size", "2"], capsys)
