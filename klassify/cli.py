@@ -1,4 +1,5 @@
-"""The ``klassify`` command: ``predict`` over crawled pages, ``evaluate`` on labeled data, ``info`` on a model."""
+"""The ``klassify`` command: ``predict`` over crawled pages (``spark-predict`` on Spark), ``evaluate`` on labeled
+data, ``info`` on a model."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ import argparse
 import codecs
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from .batch import classify_batches
 from .labels import LABELS
-from .modeling import run_ahead
 from .output import OUTPUT_FIELDS, OutputError, Writer, build_row, check_output, error_row, format_for, previous_ids
 
 __all__ = ["OUTPUT_FIELDS", "build_row", "error_row", "main"]
@@ -69,6 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="progress bar on stderr (default: only when stderr is a terminal)")
     p.set_defaults(run=run_predict)
 
+    s = sub.add_parser("spark-predict", help="predict on Apache Spark (the spark extra): the same rows, as Parquet")
+    s.add_argument("inputs", nargs="+", metavar="INPUT", help="files and directories every executor can read "
+                   "(pages, .jsonl, .csv, WARC, compressed or not), .parquet on any Hadoop filesystem")
+    s.add_argument("-o", "--output", required=True, help="output Parquet directory, replaced atomically")
+    s.add_argument("--master", help="Spark master, e.g. local[2] or yarn (default: spark-submit's, else local[*])")
+    s.add_argument("--model", default=None, help="model name under models/ or a model directory (default: the shipped default)")
+    s.add_argument("--trust-model", action="store_true", help="load a model even if its manifest checks fail")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--text-field", default="text", help="JSONL/CSV/Parquet field holding the page (default: text)")
+    s.add_argument("--id-field", default="id", help="JSONL/CSV/Parquet field holding the id (default: id)")
+    s.add_argument("--encoding", help="force the text encoding of files, CSV and JSONL (default: detected)")
+    s.add_argument("--include", action="append", default=[], metavar="GLOB", help="directories: read only matching files")
+    s.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="directories: skip matching files and folders")
+    s.add_argument("--partition-by", action="append", default=[], metavar="COLUMN",
+                   help="write OUTPUT partitioned by this output column (repeatable), e.g. label")
+    s.add_argument("--partitions", type=int, help="tasks to classify in (default: 4 per core over files, 2 per core "
+                                                  "when there are fewer files than cores)")
+    s.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting (repeatable)")
+    s.set_defaults(run=run_spark_predict)
+
     e = sub.add_parser("evaluate", help="metrics on labeled JSONL (file or directory) or on the real-page set")
     e.add_argument("data", nargs="?", help="labeled JSONL file or directory (fields text, label[, split])")
     e.add_argument("--real", nargs="?", const="default", metavar="INDEX",
@@ -124,11 +144,8 @@ def run_predict(args) -> int:
                            fetcher=make_fetcher(args) if args.fetch else None)
     total = failed = skipped = 0
     with tqdm(disable=not show, unit="page", file=sys.stderr, desc="klassify") as bar:
-        # The next batch is read and tokenised in a background thread while this one is classified.
-        for batch, prepared in run_ahead(batched(records, args.batch_size), lambda b: prepare_records(clf, b, done)):
-            todo, read = prepared.result()
-            skipped += len(batch) - len(todo)
-            rows = classify_records(clf, todo, read)
+        for batch, rows in classify_batches(clf, records, args.batch_size, done):
+            skipped += len(batch) - len(rows)
             writer.write_rows(rows)
             total += len(rows)
             failed += sum(1 for r in rows if r["error"])
@@ -165,89 +182,40 @@ def make_fetcher(args):
                                  retries=args.fetch_retries, robots=not args.ignore_robots))
 
 
-@dataclass
-class ReadRecords:
-    """Records read into pages: error rows for the records that could not be read, the pages of the
-    others with their positions, and the classifier's tokenisation of those pages (None if it failed)."""
-
-    rows: list
-    pages: list
-    positions: list[int]
-    prepared: object = None
-
-
-def prepare_records(clf, batch, done: set[str]):
-    """The records of ``batch`` not already ``done``, and them read and tokenised (never raises)."""
-    todo = [r for r in batch if r.id not in done]
-    read = read_records(todo)
+def run_spark_predict(args) -> int:
     try:
-        read.prepared = clf.prepare(read.pages)
-    except Exception:  # noqa: BLE001 - the classify step retries page by page and reports the bad page
-        read.prepared = None
-    return todo, read
+        from . import spark
+    except ImportError as e:  # pragma: no cover - the spark extra is missing
+        raise UsageError(f"spark-predict needs the spark extra: pip install 'klassify[spark]' ({e})") from e
 
-
-def read_records(records) -> ReadRecords:
-    from .reading import PageReadError, read_page
-
-    read = ReadRecords([None] * len(records), [], [])
-    for k, record in enumerate(records):
-        if record.error:
-            read.rows[k] = build_row(record)
-            continue
-        try:
-            read.pages.append(read_page(record.content, html=record.html, encoding=record.encoding))
-            read.positions.append(k)
-        except PageReadError as e:
-            read.rows[k] = build_row(record, error=read_error_message(record, e))
-    return read
-
-
-def read_error_message(record, error) -> str:
-    """The page reader's message, with what to try when the text did not decode."""
-    message = str(error)
-    if "decode" in message or "encoding" in message:
-        message += " (if it is text, give its encoding with --encoding, e.g. cp949, euc-kr or utf-16)"
-    return message
-
-
-def classify_records(clf, records, read: ReadRecords) -> list[dict]:
-    """One output row per record, in order; read and classify errors become the row's ``error``."""
-    rows, pages, positions = read.rows, read.pages, read.positions
-    for k, page, prediction in zip(positions, pages, predict_isolated(clf, pages, read.prepared)):
-        if isinstance(prediction, Exception):
-            rows[k] = build_row(records[k], page=page,
-                                error=f"classification failed: {type(prediction).__name__}: {prediction}")
-        else:
-            rows[k] = build_row(records[k], prediction, page)
-    return rows
-
-
-def predict_isolated(clf, pages, prepared=None):
-    """Predict a batch; if it fails, retry page by page so only the bad page gets an error."""
+    bad = [c for c in args.partition_by if c not in OUTPUT_FIELDS]
+    if bad:
+        raise UsageError(f"--partition-by {bad[0]!r} is not an output column ({', '.join(OUTPUT_FIELDS)})")
+    if "-" in args.inputs:
+        raise UsageError("spark-predict reads files, not stdin")
+    conf = [c.split("=", 1) for c in args.conf]
+    if any(len(c) != 2 for c in conf):
+        raise UsageError("--conf takes KEY=VALUE")
+    session, started = spark.start_session(args.master, conf=conf)
     try:
-        if prepared is not None:
-            return clf.predict_prepared(pages, prepared)
-        return clf.predict_pages(pages, batch_size=max(len(pages), 1))
-    except Exception:  # noqa: BLE001 - isolate the failing page below, then report it on its row
-        out = []
-        for page in pages:
-            try:
-                out.extend(clf.predict_pages([page]))
-            except Exception as e:  # noqa: BLE001
-                out.append(e)
-        return out
-
-
-def batched(iterable, size: int):
-    batch = []
-    for item in iterable:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        counters = spark.JobCounters(session.sparkContext)
+        rows = spark.predict_paths(session, args.inputs, args.model, text_field=args.text_field,
+                                   id_field=args.id_field, batch_size=args.batch_size, trust=args.trust_model,
+                                   partitions=args.partitions, counters=counters, encoding=args.encoding,
+                                   include=args.include, exclude=args.exclude)
+        spark.write_atomically(rows, args.output, args.partition_by)
+        written = session.read.parquet(args.output).count()
+    except (ValueError, OSError) as e:
+        raise UsageError(str(e)) from e
+    finally:
+        if started:
+            session.stop()
+    print(f"klassify: {counters.summary()}", file=sys.stderr)
+    print(f"klassify: wrote {written} rows to {args.output}", file=sys.stderr)
+    values = counters.values()
+    if written != values["records"]:
+        print(f"klassify: warning: {values['records']} records counted but {written} rows written", file=sys.stderr)
+    return 1 if written and values["failed"] == written else 0
 
 
 # --- evaluate / info -------------------------------------------------------------------------------

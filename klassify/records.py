@@ -29,7 +29,8 @@ from .readers.pages import page_records
 from .readers.tables import csv_records, jsonl_records, parquet_records
 from .readers.warc import warc_records
 
-__all__ = ["FORMATS", "MAX_FILE_BYTES", "ReadOptions", "ReadStats", "Record", "iter_records", "records_of_path", "site_of"]
+__all__ = ["FORMATS", "MAX_FILE_BYTES", "ReadOptions", "ReadStats", "Record", "directory_files", "iter_records",
+           "records_of_path", "site_of"]
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,17 @@ def _is_jsonl(head: bytes, text_field: str) -> bool:
 
 
 def _directory_records(root: Path, options: ReadOptions, stats: ReadStats):
+    for item in directory_files(root, options, stats):
+        if isinstance(item, Record):
+            yield item
+        else:
+            yield from _file_records(item, str(item), options, stats)
+
+
+def directory_files(root: Path, options: ReadOptions, stats: ReadStats) -> Iterator[Path | Record]:
     """Every regular file under ``root`` (recursive, sorted; symlinked folders not followed, so no loops),
-    except hidden files and folders, VCS folders and what ``--include``/``--exclude`` leave out."""
+    except hidden files and folders, VCS folders and what ``--include``/``--exclude`` leave out (counted
+    in ``stats``); a folder that cannot be listed is an error :class:`Record`."""
     def on_error(e: OSError):
         errors.append(Record(e.filename or str(root), error=f"cannot list directory: {e.strerror or e}"))
 
@@ -180,7 +190,7 @@ def _directory_records(root: Path, options: ReadOptions, stats: ReadStats):
             if reason:
                 stats.skip(reason)
             else:
-                yield from _file_records(path, str(path), options, stats)
+                yield path
     yield from errors
 
 
