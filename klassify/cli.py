@@ -13,7 +13,8 @@ from pathlib import Path
 from .labels import LABELS
 from .modeling import run_ahead
 
-OUTPUT_FIELDS = ("id", "label", "score", "is_article", "article_score", "secondary", "evidence", "title", "scores", "error")
+OUTPUT_FIELDS = ("id", "label", "score", "is_article", "article_score", "secondary", "evidence", "title", "scores", "error",
+                 "group", "facts")
 
 
 def main(argv=None) -> int:
@@ -52,7 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stdin-format", choices=["auto", "jsonl", "text"], default="auto")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: only when stderr is a terminal)")
+    p.add_argument("--group-copies", action="store_true",
+                   help="fill `group`: pages carrying the same press release share the id of the first of them")
+    p.add_argument("--facts", action="store_true",
+                   help="fill `facts`: institution, event date and the label's facts, each with its span in the body")
     p.set_defaults(run=run_predict)
+
+    r = sub.add_parser("report", help="an HTML report (counts by month and institution, uncertain pages) from predictions")
+    r.add_argument("predictions", nargs="+", metavar="PREDICTIONS", help="JSONL or CSV written by `klassify predict`")
+    r.add_argument("-o", "--output", default="report", help="folder for report.html, summary.csv and PNGs (default: report)")
+    r.add_argument("--uncertain-below", type=float, default=0.6, help="list pages whose label score is below this")
+    r.set_defaults(run=run_report)
 
     e = sub.add_parser("evaluate", help="metrics on labeled JSONL (file or directory) or on the real-page set")
     e.add_argument("data", nargs="?", help="labeled JSONL file or directory (fields text, label[, split])")
@@ -104,6 +115,11 @@ def run_predict(args) -> int:
     if fmt == "table" and args.resume:
         raise UsageError("--resume works with jsonl or csv output")
     clf = load_classifier(args)
+    annotator = None
+    if args.group_copies or args.facts:
+        from .analysis import Annotator
+
+        annotator = Annotator(group_copies=args.group_copies, facts=args.facts)
     done = previous_ids(args.output, fmt) if args.resume else set()
     writer = open_writer(args.output, fmt, append=args.resume and bool(done))
     show = args.progress if args.progress is not None else sys.stderr.isatty()
@@ -111,10 +127,13 @@ def run_predict(args) -> int:
     total = failed = skipped = 0
     with tqdm(disable=not show, unit="page", file=sys.stderr, desc="klassify") as bar:
         # The next batch is read and tokenised in a background thread while this one is classified.
-        for batch, prepared in run_ahead(batched(records, args.batch_size), lambda b: prepare_records(clf, b, done)):
+        for batch, prepared in run_ahead(batched(records, args.batch_size),
+                                         lambda b: prepare_records(clf, b, done, annotator)):
             todo, read = prepared.result()
             skipped += len(batch) - len(todo)
             rows = classify_records(clf, todo, read)
+            if annotator:
+                annotator.annotate(batch, todo, rows, read)
             writer.write_rows(rows)
             total += len(rows)
             failed += sum(1 for r in rows if r["error"])
@@ -136,7 +155,7 @@ class ReadRecords:
     prepared: object = None
 
 
-def prepare_records(clf, batch, done: set[str]):
+def prepare_records(clf, batch, done: set[str], annotator=None):
     """The records of ``batch`` not already ``done``, and them read and tokenised (never raises)."""
     todo = [r for r in batch if r.id not in done]
     read = read_records(todo)
@@ -144,6 +163,8 @@ def prepare_records(clf, batch, done: set[str]):
         read.prepared = clf.prepare(read.pages)
     except Exception:  # noqa: BLE001 - the classify step retries page by page and reports the bad page
         read.prepared = None
+    if annotator:
+        annotator.prepare(batch, todo, read)
     return todo, read
 
 
@@ -192,7 +213,7 @@ def predict_isolated(clf, pages, prepared=None):
 
 def error_row(record_id: str, message: str) -> dict:
     return {"id": record_id, "label": None, "score": None, "scores": None, "is_article": None, "article_score": None,
-            "secondary": [], "evidence": None, "title": None, "error": message}
+            "secondary": [], "evidence": None, "title": None, "error": message, "group": None, "facts": None}
 
 
 def batched(iterable, size: int):
@@ -319,6 +340,19 @@ def format_table(rows) -> str:
         lines.append(f"{fit(Path(r['id']).name, 28)} {fit(r['label'], 12)} {r['score']:>5.2f}  "
                      f"{fit(','.join(r['secondary']), 12)} {fit(r['evidence'] or '', 60)}")
     return "\n".join(lines)
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+def run_report(args) -> int:
+    from .report import ReportError, write_report
+
+    try:
+        out = write_report(args.predictions, args.output, uncertain_below=args.uncertain_below)
+    except ReportError as e:
+        raise UsageError(str(e)) from e
+    print(f"klassify: report written to {out}", file=sys.stderr)
+    return 0
 
 
 # --- evaluate / info -------------------------------------------------------------------------------

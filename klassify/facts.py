@@ -3,7 +3,7 @@
 For an article's cleaned body (:attr:`klassify.reading.Page.body`) and its label:
 
 * ``institution`` — the acting body, normalised to its canonical name in the shipped gazetteer
-  (``klassify/data/gazetteer.tsv``: 17 시·도, 226 시·군·구, 17 교육청, central government and major public
+  (``klassify/resources/gazetteer.tsv``: 17 시·도, 226 시·군·구, 17 교육청, central government and major public
   bodies; councils are derived: ``마포구의회`` → ``서울특별시 마포구의회``). A body the gazetteer does not list
   (a 도시공사, an 교육지원청) is reported under the name the text gives it.
 * ``event_date`` — when the reported event happened, resolved against the page date (``지난 15일`` on a page
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-GAZETTEER = Path(__file__).resolve().parent / "data" / "gazetteer.tsv"
+GAZETTEER = Path(__file__).resolve().parent / "resources" / "gazetteer.tsv"
 LABEL_FIELDS = {
     "education": ("headcount", "lecturer"),
     "contest": ("prizes", "prize_money"),
