@@ -100,15 +100,15 @@ def gazetteer() -> tuple[dict[str, list[Entry]], re.Pattern]:
 
 
 _PARTICLE = "은는이가을를의에와과도로서만께"
-_SUFFIX = re.compile(r"(청장|청|장|수|의회)?")
+_SUFFIX = re.compile(r"(교육감|청장|청|장|수|의회)?")
 _APPOSITION = re.compile(r"\s*\([^()]{1,30}\)")  # 하남시(시장 이현재)는
 _SUBJECT = re.compile(r"(은|는|이|가|측은|측이)(?![가-힣])")
 _SUB_DISTRICT = re.compile(r"\s+[가-힣]{1,4}구(?![가-힣])")  # 수원시 영통구: an 일반구 of a city
 _UNLISTED_BODY = re.compile(
-    r"(?<![가-힣])((?:[가-힣]{2,6}\s)?[가-힣A-Za-z]{2,12}"
+    r"(?<![가-힣])((?:[가-힣]{2,6} )?[가-힣A-Za-z]{2,12}"
     r"(?:도시공사|도시개발공사|도시관리공사|시설공단|시설관리공단|관리공단|교육지원청|의료원|대학교병원|병원|대학교|재단|공사|공단|"
     r"공제회|진흥원|지방경찰청|경찰청|경찰서|해양경찰서|소방본부|소방안전본부|소방서|교도소|구치소|국유림관리소|관리소|지방청|지청))"
-    r"(?=[은는이가의와과(]|에서)")
+    r"(?=[은는이가의와과(,]|에서)")
 
 
 @dataclass
@@ -131,7 +131,10 @@ def mentions(body: str) -> list[Mention]:
         nxt = body[after : after + 1]
         if nxt and re.match(r"[가-힣]", nxt) and nxt not in _PARTICLE:
             continue  # part of a longer word (광주시민 is fine: 민 is not listed, so skip it too)
-        mention = Mention(m.start(), m.end(), names[surface], council=suffix == "의회")
+        entries = names[surface]
+        if body.startswith("교육감", m.end()):  # 부산시교육감: the province's education office
+            entries = [e for p in entries if p.kind == "province" for e in names.get(p.canonical + "교육청", [])] or entries
+        mention = Mention(m.start(), m.end(), entries, council=suffix == "의회")
         rest = body[after:]
         rest = rest[_APPOSITION.match(rest).end():] if _APPOSITION.match(rest) else rest
         mention.subject = bool(_SUBJECT.match(rest))
