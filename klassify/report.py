@@ -195,7 +195,8 @@ def months(t: Tables) -> list[str]:
 
 
 def write_charts(t: Tables, out: Path) -> dict[str, bytes]:
-    """PNG charts (English labels only: no CJK font is needed): initiatives per month, per label."""
+    """PNG charts (English labels only: no CJK font is needed): initiatives per month (per year when the
+    predictions span more than two years), stacked by label."""
     try:
         import matplotlib
 
@@ -207,21 +208,25 @@ def write_charts(t: Tables, out: Path) -> dict[str, bytes]:
 
     charts = {}
     cols = months(t)
+    by_year = len(cols) > 24  # a long crawl: one bar per year keeps the chart readable
+    if by_year:
+        cols = sorted({c[:4] for c in cols if c != UNKNOWN_MONTH}) + ([UNKNOWN_MONTH] if UNKNOWN_MONTH in cols else [])
     fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(cols) + 3), 4))
     bottom = [0] * len(cols)
     for label in INITIATIVES:
-        counts = [len(t.by_month.get((label, m), [])) for m in cols]
+        counts = [sum(len(g) for (l, m), g in t.by_month.items() if l == label and (m[:4] if by_year and m != UNKNOWN_MONTH
+                                                                                  else m) == c) for c in cols]
         ax.bar(cols, counts, bottom=bottom, label=label)
         bottom = [b + c for b, c in zip(bottom, counts)]
     ax.set_ylabel("initiatives (copy groups counted once)")
-    ax.set_title("Initiatives per month")
+    ax.set_title("Initiatives per year" if by_year else "Initiatives per month")
     ax.legend(fontsize=8)
     ax.tick_params(axis="x", rotation=60, labelsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    charts["initiatives_by_month.png"] = buf.getvalue()
+    charts["initiatives_by_period.png"] = buf.getvalue()
     for name, data in charts.items():
         (out / name).write_bytes(data)
     return charts

@@ -60,7 +60,7 @@ def test_counts_count_copy_groups_once(tmp_path):
     assert s[("institution_by_label", "education", "", "경기도 하남시")] == (2, 4)
     assert not any(k[0] == "institution_by_label" and k[1] == "other" for k in s)
     html = page.read_text(encoding="utf-8")
-    assert (tmp_path / "r" / "initiatives_by_month.png").stat().st_size > 1000
+    assert (tmp_path / "r" / "initiatives_by_period.png").stat().st_size > 1000
     assert "data:image/png;base64," in html and not re.search(r"""(src|href)=["'](?!data:|#|https://news)""", html)
     # every number links to a list holding exactly the pages behind it
     lists = dict(re.findall(r'<section class="list" id="([^"]+)"><h4>([^<]*)</h4>', html))
