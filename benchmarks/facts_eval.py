@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from klassify.facts import FIELDS, LABEL_FIELDS, extract_facts  # noqa: E402
+from klassify.facts import FIELDS, extract_facts  # noqa: E402
 from klassify.labels import INITIATIVES  # noqa: E402
 from klassify.reading import read_page  # noqa: E402
 

@@ -103,7 +103,6 @@ _PARTICLE = "은는이가을를의에와과도로서만께"
 _SUFFIX = re.compile(r"(교육감|청장|청|장|수|의회)?")
 _APPOSITION = re.compile(r"\s*\([^()]{1,30}\)")  # 하남시(시장 이현재)는
 _SUBJECT = re.compile(r"(은|는|이|가|측은|측이)(?![가-힣])")
-_SUB_DISTRICT = re.compile(r"\s+[가-힣]{1,4}구(?![가-힣])")  # 수원시 영통구: an 일반구 of a city
 _UNLISTED_BODY = re.compile(
     r"(?<![가-힣])((?:[가-힣]{2,6} )?[가-힣A-Za-z]{2,12}"
     r"(?:도시공사|도시개발공사|도시관리공사|시설공단|시설관리공단|관리공단|교육지원청|의료원|대학교병원|병원|대학교|재단|공사|공단|"
@@ -130,7 +129,7 @@ def mentions(body: str) -> list[Mention]:
         after = m.end() + len(suffix)
         nxt = body[after : after + 1]
         if nxt and re.match(r"[가-힣]", nxt) and nxt not in _PARTICLE:
-            continue  # part of a longer word (광주시민 is fine: 민 is not listed, so skip it too)
+            continue  # part of a longer word: 광주시민, 중구난방
         entries = names[surface]
         if body.startswith("교육감", m.end()):  # 부산시교육감: the province's education office
             entries = [e for p in entries if p.kind == "province" for e in names.get(p.canonical + "교육청", [])] or entries
@@ -138,9 +137,6 @@ def mentions(body: str) -> list[Mention]:
         rest = body[after:]
         rest = rest[_APPOSITION.match(rest).end():] if _APPOSITION.match(rest) else rest
         mention.subject = bool(_SUBJECT.match(rest))
-        sub = _SUB_DISTRICT.match(body, m.end())
-        if sub and any(e.kind == "municipality" and e.canonical.endswith("시") for e in mention.entries):
-            mention.end = m.end()  # the 구 after a city is part of the city, not a 자치구 of the same name
         found.append(mention)
     return _drop_city_districts(body, found)
 
@@ -556,7 +552,6 @@ def find_survey_score(body: str) -> dict | None:
     return None
 
 
-_CAP_BEFORE = re.compile(r"(최대|최고|한도|상한액?|상한|까지)\s*$")
 _CAP_AFTER = re.compile(r"^\s*(?:까지|한도|을\s*한도로|이내|상한)")
 
 
