@@ -14,14 +14,18 @@ from .output import OUTPUT_FIELDS, build_row, error_row
 __all__ = ["OUTPUT_FIELDS", "classify_batches", "classify_records", "error_row", "read_records"]
 
 
-def classify_batches(clf, records, batch_size: int, done=frozenset()):
+def classify_batches(clf, records, batch_size: int, done=frozenset(), annotator=None):
     """Yield ``(batch, rows)`` for each ``batch_size`` records: the rows of those not already ``done``.
 
-    The next batch is read and tokenised in a background thread while this one is classified.
+    The next batch is read and tokenised in a background thread while this one is classified. An
+    ``annotator`` (:class:`klassify.analysis.Annotator`) adds the ``group`` and ``facts`` columns.
     """
-    for batch, prepared in run_ahead(batched(records, batch_size), lambda b: prepare_records(clf, b, done)):
+    for batch, prepared in run_ahead(batched(records, batch_size), lambda b: prepare_records(clf, b, done, annotator)):
         todo, read = prepared.result()
-        yield batch, classify_records(clf, todo, read)
+        rows = classify_records(clf, todo, read)
+        if annotator:
+            annotator.annotate(batch, todo, rows, read)
+        yield batch, rows
 
 
 @dataclass
@@ -33,9 +37,10 @@ class ReadRecords:
     pages: list
     positions: list[int]
     prepared: object = None
+    signatures: dict | None = None  # copy signatures by record id (klassify.analysis, --group-copies)
 
 
-def prepare_records(clf, batch, done: set[str]):
+def prepare_records(clf, batch, done: set[str], annotator=None):
     """The records of ``batch`` not already ``done``, and them read and tokenised (never raises)."""
     todo = [r for r in batch if r.id not in done]
     read = read_records(todo)
@@ -43,6 +48,8 @@ def prepare_records(clf, batch, done: set[str]):
         read.prepared = clf.prepare(read.pages)
     except Exception:  # noqa: BLE001 - the classify step retries page by page and reports the bad page
         read.prepared = None
+    if annotator:
+        annotator.prepare(batch, todo, read)
     return todo, read
 
 

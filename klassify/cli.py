@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--ignore-robots", action="store_true", help="fetch URLs that robots.txt disallows")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: only when stderr is a terminal)")
+    p.add_argument("--group-copies", action="store_true",
+                   help="fill `group`: pages carrying the same press release share the id of the first of them")
+    p.add_argument("--facts", action="store_true",
+                   help="fill `facts`: institution, event date and the label's facts, each with its span in the body")
     p.set_defaults(run=run_predict)
 
     s = sub.add_parser("spark-predict", help="predict on Apache Spark (the spark extra): the same rows, as Parquet")
@@ -88,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "when there are fewer files than cores)")
     s.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting (repeatable)")
     s.set_defaults(run=run_spark_predict)
+    r = sub.add_parser("report", help="an HTML report (counts by month and institution, uncertain pages) from predictions")
+    r.add_argument("predictions", nargs="+", metavar="PREDICTIONS", help="JSONL or CSV written by `klassify predict`")
+    r.add_argument("-o", "--output", default="report", help="folder for report.html, summary.csv and PNGs (default: report)")
+    r.add_argument("--uncertain-below", type=float, default=0.6, help="list pages whose label score is below this")
+    r.set_defaults(run=run_report)
 
     e = sub.add_parser("evaluate", help="metrics on labeled JSONL (file or directory) or on the real-page set")
     e.add_argument("data", nargs="?", help="labeled JSONL file or directory (fields text, label[, split])")
@@ -135,6 +144,11 @@ def run_predict(args) -> int:
     check_predict_args(args, fmt)
     check_output(args.output, fmt)
     clf = load_classifier(args)
+    annotator = None
+    if args.group_copies or args.facts:
+        from .analysis import Annotator
+
+        annotator = Annotator(group_copies=args.group_copies, facts=args.facts)
     done, columns = previous_ids(args.output, fmt) if args.resume else (set(), None)
     writer = Writer(args.output, fmt, append=bool(done) or columns is not None, columns=columns)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
@@ -144,7 +158,7 @@ def run_predict(args) -> int:
                            fetcher=make_fetcher(args) if args.fetch else None)
     total = failed = skipped = 0
     with tqdm(disable=not show, unit="page", file=sys.stderr, desc="klassify") as bar:
-        for batch, rows in classify_batches(clf, records, args.batch_size, done):
+        for batch, rows in classify_batches(clf, records, args.batch_size, done, annotator):
             skipped += len(batch) - len(rows)
             writer.write_rows(rows)
             total += len(rows)
@@ -216,6 +230,19 @@ def run_spark_predict(args) -> int:
     if written != values["records"]:
         print(f"klassify: warning: {values['records']} records counted but {written} rows written", file=sys.stderr)
     return 1 if written and values["failed"] == written else 0
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+def run_report(args) -> int:
+    from .report import ReportError, write_report
+
+    try:
+        out = write_report(args.predictions, args.output, uncertain_below=args.uncertain_below)
+    except ReportError as e:
+        raise UsageError(str(e)) from e
+    print(f"klassify: report written to {out}", file=sys.stderr)
+    return 0
 
 
 # --- evaluate / info -------------------------------------------------------------------------------

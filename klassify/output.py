@@ -15,7 +15,7 @@ from .labels import LABELS
 from .readers.base import CRAWL_EXTRA, Record, site_of
 
 OUTPUT_FIELDS = ("id", "label", "score", "is_article", "article_score", "secondary", "evidence", "title",
-                 "url", "site", "published", "final_url", "status", "scores", "error")
+                 "url", "site", "published", "final_url", "status", "scores", "error", "group", "facts")
 FORMATS = ("jsonl", "csv", "parquet", "table")
 
 
@@ -177,7 +177,8 @@ class Writer:
 
 
 def parquet_schema():
-    """The output columns, typed: ``scores`` a struct of one float per label, ``secondary`` a list."""
+    """The output columns, typed: ``scores`` a struct of one float per label, ``secondary`` a list, ``facts``
+    a JSON string (its fields depend on the label)."""
     import pyarrow as pa
 
     types = {"score": pa.float64(), "is_article": pa.bool_(), "article_score": pa.float64(),
@@ -199,7 +200,7 @@ class ParquetRows:
         self.group_rows = group_rows
 
     def add(self, row: dict) -> None:
-        self.rows.append({k: row.get(k) for k in OUTPUT_FIELDS})
+        self.rows.append({k: json_if_dict(row.get(k)) if k == "facts" else row.get(k) for k in OUTPUT_FIELDS})
         if len(self.rows) >= self.group_rows:
             self.flush()
 
@@ -213,6 +214,10 @@ class ParquetRows:
     def close(self) -> None:
         self.flush()
         self.writer.close()
+
+
+def json_if_dict(value):
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
 
 
 def csv_cell(value):

@@ -7,7 +7,7 @@ Needs the ``spark`` extra (``pip install 'klassify[spark]'``: pyspark 4, pandas,
   (as Common Crawl's ``cc-pyspark`` does with WARC files) and every task streams its own files through the
   record reader of the local CLI (:func:`records_of_path`); Parquet is read by Spark itself, split by row
   group. Output rows are built by :mod:`klassify.batch`, the code ``klassify predict`` runs, so the columns
-  are :data:`klassify.batch.OUTPUT_FIELDS` and the answers are the same.
+  are :data:`klassify.output.OUTPUT_FIELDS` and the answers are the same.
 * :func:`write_atomically` writes Parquet to a temporary path beside the output, then renames it.
 
 Each Python worker loads the model once (module-level cache) and reuses it for every batch and task it runs;
@@ -16,6 +16,7 @@ Spark reuses Python workers across tasks (``spark.python.worker.reuse``, on by d
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import resource
@@ -42,7 +43,7 @@ LOCAL_TASK_ATTEMPTS = 4  # what spark.task.maxFailures gives each task on a clus
 
 
 def output_schema() -> str:
-    """The DDL schema of output rows, derived from :data:`~klassify.batch.OUTPUT_FIELDS`.
+    """The DDL schema of output rows, derived from :data:`~klassify.output.OUTPUT_FIELDS`.
 
     >>> output_schema().split(", ")[:3]
     ['`id` string', '`label` string', '`score` double']
@@ -152,7 +153,9 @@ def _frame(rows):
     table = [{name: row.get(name) for name in OUTPUT_FIELDS} for row in rows]
     for row in table:
         for name in strings:
-            if row[name] is not None and not isinstance(row[name], str):
+            if isinstance(row[name], dict):
+                row[name] = json.dumps(row[name], ensure_ascii=False)
+            elif row[name] is not None and not isinstance(row[name], str):
                 row[name] = str(row[name])
     return pd.DataFrame(table, columns=list(OUTPUT_FIELDS))
 
