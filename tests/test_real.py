@@ -162,6 +162,15 @@ def test_build_index_append_keeps_indexed_rows_and_holds_pages_that_join_dev_or_
     assert held["site"] == held_site and held["split"] != "train"
     assert len(load_real(index=index, cache=cache, warn=False)) == 49
 
+    promote = ("data/real/build_index.py", "--promote", pending, second, "--index", index, "--cache", cache)
+    assert run_script(*promote).returncode == 0 and len(read_index(index)) == 49  # not labeled twice yet: stays
+    write_jsonl(pending, [{**held, "labels": 2}])
+    done = run_script(*promote)
+    assert done.returncode == 0, done.stderr
+    assert read_index(pending) == [] and {r["id"]: r["split"] for r in read_index(index)}[held["id"]] == held["split"]
+    promoted = next(r for r in load_real(index=index, cache=cache, warn=False) if r["id"] == held["id"])
+    assert promoted["text"] == pages[40]["text"]
+
 
 def test_copy_check_fails_on_a_copied_run_and_passes_on_allowlisted_phrases(tmp_path):
     repo = tmp_path / "repo"

@@ -20,6 +20,12 @@ page that shares a site, an event or near-duplicate text with them joins their s
 other new groups go to ``--new-split`` (train by default: dev and test stay the double-labeled pages).
 
     python data/real/build_index.py --append data/real/staging/w2_*/
+
+New pages that would join dev or test wait in ``--pending`` until a blind second label (agreement.py
+``--apply --index PENDING``); ``--promote PENDING`` then moves the rows labeled twice into the index and
+their texts, found again in the staging folders by sha256, into the cache.
+
+    python data/real/build_index.py --promote data/real/pending.jsonl data/real/staging/w2_*/
 """
 
 from __future__ import annotations
@@ -248,6 +254,35 @@ def write_index(path: Path, rows: list[dict]) -> None:
             f.write(json.dumps(kept, ensure_ascii=False) + "\n")
 
 
+def promote(pending_path: Path, folders: list[Path], index_path: Path, cache_path: Path) -> int:
+    """Move the rows of ``pending_path`` labeled twice (``labels: 2``) into the index and their texts into
+    the cache; the others stay pending. Refuses (nothing written) when a text is not in the staging folders."""
+    pending = read_index(pending_path)
+    ready = [r for r in pending if r.get("labels") == 2]
+    texts = {}
+    for folder in folders:
+        for row in read_staging(folder)[0]:
+            texts.setdefault(text_sha256(row["text"]), row["text"])
+    missing = [r["id"] for r in ready if r["sha256"] not in texts]
+    if missing:
+        print(f"{len(missing)} pending pages have no text in {[str(f) for f in folders]}: {missing[:5]}...", file=sys.stderr)
+        return 1
+    index = read_index(index_path)
+    clash = {r["id"] for r in index} & {r["id"] for r in ready}
+    if clash:
+        print(f"already in the index: {sorted(clash)[:5]}", file=sys.stderr)
+        return 1
+    rows = sorted(index + ready, key=lambda r: (list(SPLIT_SHARES).index(r["split"]), r["id"]))
+    write_index(index_path, rows)
+    with cache_path.open("a", encoding="utf-8") as f:
+        for row in ready:
+            f.write(json.dumps({"id": row["id"], "text": texts[row["sha256"]], "match": "exact"}, ensure_ascii=False) + "\n")
+    write_index(pending_path, [r for r in pending if r.get("labels") != 2])
+    print(f"{len(ready)} pages moved into {index_path}: {dict(Counter(r['split'] for r in ready))}; "
+          f"{len(pending) - len(ready)} still pending", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("staging", nargs="+", type=Path)
@@ -262,7 +297,11 @@ def main(argv=None) -> int:
     p.add_argument("--pending", type=Path, default=None,
                    help="with --append: write new pages that join another split here (index fields, no text) "
                         "instead of the index, e.g. until they are labeled a second time")
+    p.add_argument("--promote", type=Path, default=None, metavar="PENDING",
+                   help="move the twice-labeled rows of PENDING into the index, texts from the staging folders")
     a = p.parse_args(argv)
+    if a.promote:
+        return promote(a.promote, a.staging, a.index, a.cache or default_cache())
     rows, problems = [], []
     for folder in a.staging:
         got, issues = read_staging(folder)
