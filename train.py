@@ -54,6 +54,8 @@ def parse_args(argv=None) -> TrainingArguments:
     p.add_argument("--text-article-weights", default=",".join(map(str, defaults.text_article_weights)),
                    help="shares of the article decision given to the text model's not_article class, tried on dev "
                         "(all 0: the text model learns no not_article class)")
+    p.add_argument("--other-weights", default=",".join(map(str, defaults.other_weights)),
+                   help="weights on `other` in the label's argmax, tried on dev (1: none)")
     bert = p.add_argument_group("--model bert")
     bert.add_argument("--base-model", default=defaults.base_model,
                       help="e5-small-ko (built in, offline), a Hugging Face hub id, or a local transformers directory")
@@ -97,6 +99,7 @@ def parse_args(argv=None) -> TrainingArguments:
         include_augmented=not a.no_augmented, seeds_dir=a.seeds_dir, quiet=a.quiet, real_pages=a.real_pages,
         real_weights=tuple(float(w) for w in a.real_weights.split(",")),
         text_article_weights=tuple(float(w) for w in a.text_article_weights.split(",")),
+        other_weights=tuple(float(w) for w in a.other_weights.split(",")),
         real_waves=tuple(int(w) for w in a.real_waves.split(",")),
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,

@@ -45,8 +45,8 @@ class Classifier:
     labels: tuple[str, ...] = LABELS
 
     def __init__(self, detector, initiative_model, *, article_threshold: float = 0.5,
-                 secondary_threshold: float = 0.5, text_article_weight: float = 0.0, manifest: dict | None = None,
-                 path=None):
+                 secondary_threshold: float = 0.5, text_article_weight: float = 0.0, other_weight: float = 1.0,
+                 manifest: dict | None = None, path=None):
         self.detector = detector  # an article.ArticleDetector over article.page_features
         self.model = initiative_model
         self.article_threshold = article_threshold
@@ -54,6 +54,9 @@ class Classifier:
         # learned one): the detector sees a page's shape, the text model its words (minutes, forms, guides).
         self.text_article_weight = text_article_weight
         self.secondary_threshold = secondary_threshold
+        # The label is the initiative probabilities' argmax with `other` weighted by this (chosen on real dev):
+        # real pages with a broad headline over a concrete initiative drift towards `other`. Scores are not changed.
+        self.other_weight = other_weight
         self.manifest = manifest or {}
         self.path = path
 
@@ -91,6 +94,7 @@ class Classifier:
             article_threshold=thresholds.get("article", 0.5),
             secondary_threshold=thresholds.get("secondary", 0.5),
             text_article_weight=thresholds.get("text_article_weight", 0.0),
+            other_weight=thresholds.get("other_weight", 1.0),
             manifest=manifest, path=directory,
         )
 
@@ -98,7 +102,7 @@ class Classifier:
         info = {
             "model_type": self.model.kind,
             "thresholds": {"article": self.article_threshold, "secondary": self.secondary_threshold,
-                           "text_article_weight": self.text_article_weight},
+                           "text_article_weight": self.text_article_weight, "other_weight": self.other_weight},
             **(manifest or {}),
         }
         directory = Path(path)
@@ -171,7 +175,7 @@ class Classifier:
         out = []
         for page, row, a, q, analysis in zip(pages, joint, article, conditional, analyses):
             is_article = bool(a >= self.article_threshold) and bool(page.body)
-            label = ARTICLE_LABELS[int(np.argmax(q))] if is_article else NOT_ARTICLE
+            label = self.initiative_label(q) if is_article else NOT_ARTICLE
             secondary = [
                 l for l in INITIATIVES
                 if is_article and l != label and q[ARTICLE_LABELS.index(l)] >= self.secondary_threshold
@@ -187,6 +191,17 @@ class Classifier:
                 title=page.title,
             ))
         return out
+
+
+    def initiative_label(self, conditional) -> str:
+        """The article label of one page's conditional probabilities, `other` weighted by ``other_weight``.
+
+        >>> clf = Classifier(None, None, other_weight=0.6)
+        >>> clf.initiative_label(np.array([0.3, 0, 0, 0, 0, 0.45]))  # education vs other
+        'education'
+        """
+        weights = np.where(np.array(ARTICLE_LABELS) == "other", self.other_weight, 1.0)
+        return ARTICLE_LABELS[int(np.argmax(np.asarray(conditional) * weights))]
 
 
 @dataclass

@@ -89,6 +89,24 @@ def test_reloaded_model_predicts_the_same(tiny_model):
     assert np.allclose(clf.predict_proba(texts), reloaded.predict_proba(texts))
 
 
+def test_other_weight_is_chosen_on_dev_saved_and_changes_only_labels(tiny_model, tmp_path):
+    path, clf, summary = tiny_model
+    chosen = summary["selection"]["other_weight"]
+    assert chosen == clf.other_weight and str(chosen) in summary["selection"]["dev_macro_f1_by_other_weight"]
+    assert Classifier.load(path).other_weight == chosen
+    texts = ["하남시는 청렴 문화 확산을 위해 직원 대상 청렴 특강과 회의를 열었다고 밝혔다. " * 3,
+             "시는 24일 시청에서 간부회의를 열고 현안을 점검했다. " * 3]
+    plain = Classifier.load(path)
+    plain.other_weight = 1.0
+    leaning = Classifier.load(path)
+    leaning.other_weight = 1e-6  # `other` wins only where nothing else has any probability
+    for a, b in zip(plain.predict(texts), leaning.predict(texts)):
+        assert a.scores == b.scores and a.is_article == b.is_article
+        assert b.label != "other" or not b.is_article
+        if a.label != "other":
+            assert a.label == b.label
+
+
 def test_predict_api_shapes(tiny_model):
     _, clf, _ = tiny_model
     single = clf.predict(EDU)
