@@ -21,6 +21,8 @@ from .artifacts import ModelLoadError, verify_model_dir, write_manifest
 from .labels import ARTICLE_LABELS, INITIATIVES, LABELS, NOT_ARTICLE
 from .reading import Page, read_page
 
+_OTHER = ARTICLE_LABELS.index("other")
+
 
 @dataclass
 class Prediction:
@@ -174,8 +176,8 @@ class Classifier:
         joint, article, conditional, analyses = self._joint_scores(pages, prepared)
         out = []
         for page, row, a, q, analysis in zip(pages, joint, article, conditional, analyses):
-            is_article = bool(a >= self.article_threshold) and bool(page.body)
-            label = self.initiative_label(q) if is_article else NOT_ARTICLE
+            label = self.decide(a, q, page)
+            is_article = label != NOT_ARTICLE
             secondary = [
                 l for l in INITIATIVES
                 if is_article and l != label and q[ARTICLE_LABELS.index(l)] >= self.secondary_threshold
@@ -192,6 +194,11 @@ class Classifier:
             ))
         return out
 
+    def decide(self, article_score: float, conditional, page: Page) -> str:
+        """The label of one page from its article score and conditional initiative probabilities."""
+        if article_score < self.article_threshold or not page.body:
+            return NOT_ARTICLE
+        return self.initiative_label(conditional)
 
     def initiative_label(self, conditional) -> str:
         """The article label of one page's conditional probabilities, `other` weighted by ``other_weight``.
@@ -200,8 +207,9 @@ class Classifier:
         >>> clf.initiative_label(np.array([0.3, 0, 0, 0, 0, 0.45]))  # education vs other
         'education'
         """
-        weights = np.where(np.array(ARTICLE_LABELS) == "other", self.other_weight, 1.0)
-        return ARTICLE_LABELS[int(np.argmax(np.asarray(conditional) * weights))]
+        weighted = np.array(conditional, dtype=float)
+        weighted[_OTHER] *= self.other_weight
+        return ARTICLE_LABELS[int(np.argmax(weighted))]
 
 
 @dataclass

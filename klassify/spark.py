@@ -16,7 +16,6 @@ Spark reuses Python workers across tasks (``spark.python.worker.reuse``, on by d
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import resource
@@ -27,6 +26,7 @@ from functools import partial
 from pathlib import Path
 
 from .batch import OUTPUT_FIELDS, classify_batches
+from .output import json_if_dict
 from .records import ReadOptions, ReadStats, Record, directory_files, records_of_path
 
 COLUMN_TYPES = {"score": "double", "article_score": "double", "is_article": "boolean",
@@ -153,10 +153,8 @@ def _frame(rows):
     table = [{name: row.get(name) for name in OUTPUT_FIELDS} for row in rows]
     for row in table:
         for name in strings:
-            if isinstance(row[name], dict):
-                row[name] = json.dumps(row[name], ensure_ascii=False)
-            elif row[name] is not None and not isinstance(row[name], str):
-                row[name] = str(row[name])
+            value = json_if_dict(row[name])
+            row[name] = value if value is None or isinstance(value, str) else str(value)
     return pd.DataFrame(table, columns=list(OUTPUT_FIELDS))
 
 

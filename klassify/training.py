@@ -482,8 +482,7 @@ def choose_other_weight(clf: Classifier, dev_rows, dev_pages, weights) -> tuple[
     by_weight = {}
     for w in weights:
         clf.other_weight = float(w)
-        predicted = [clf.initiative_label(q) if a >= clf.article_threshold and page.body else NOT_ARTICLE
-                     for q, a, page in zip(conditional, article, dev_pages)]
+        predicted = [clf.decide(a, q, page) for a, q, page in zip(article, conditional, dev_pages)]
         by_weight[float(w)] = classification_metrics(gold, predicted)["macro_f1"]
     top = max(by_weight.values())
     best = min((w for w, f in by_weight.items() if f >= top - 1e-9), key=lambda w: abs(w - 1.0))

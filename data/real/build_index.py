@@ -158,7 +158,8 @@ def dedupe(rows: list[dict], max_per_event: int) -> tuple[list[dict], list[str]]
     return kept, messages
 
 
-def assign_splits(rows: list[dict], previous: dict[str, str], seed: int) -> None:
+def site_and_event_groups(rows: list[dict]) -> Groups:
+    """Rows joined when they share a site (its template) or a collector's event key."""
     groups = Groups(len(rows))
     first_of = {}
     for i, row in enumerate(rows):
@@ -167,6 +168,20 @@ def assign_splits(rows: list[dict], previous: dict[str, str], seed: int) -> None
                 groups.union(i, first_of[key])
             else:
                 first_of[key] = i
+    return groups
+
+
+def index_order(row: dict) -> tuple:
+    """Index rows are stored by split (train, dev, test), then id."""
+    return list(SPLIT_SHARES).index(row["split"]), row["id"]
+
+
+def cache_line(row_id: str, text: str, match: str = "exact") -> str:
+    return json.dumps({"id": row_id, "text": text, "match": match}, ensure_ascii=False) + "\n"
+
+
+def assign_splits(rows: list[dict], previous: dict[str, str], seed: int) -> None:
+    groups = site_and_event_groups(rows)
     for i, j, _ in near_duplicate_pairs([r["text"] for r in rows], threshold=0.5):
         groups.union(i, j)
     members = defaultdict(list)
@@ -204,14 +219,7 @@ def append_splits(old: list[dict], new: list[dict], new_split: str) -> list[str]
     text); a group that touches indexed rows (same site, or near-duplicate text) takes their split and
     group, else it is a new group in ``new_split``. A group touching indexed rows of two splits goes to the
     first of those other than ``new_split`` (it cannot be in both), with a message."""
-    groups = Groups(len(new))
-    first_of = {}
-    for i, row in enumerate(new):
-        for key in (("site", row["site"]), ("event", row["collector"], " ".join(str(row.get("group", "")).split()))):
-            if key in first_of:
-                groups.union(i, first_of[key])
-            else:
-                first_of[key] = i
+    groups = site_and_event_groups(new)
     touched = defaultdict(set)  # new row -> {(split, group)} of indexed rows it is joined to
     old_by_site = defaultdict(set)
     for row in old:
@@ -272,11 +280,11 @@ def promote(pending_path: Path, folders: list[Path], index_path: Path, cache_pat
     if clash:
         print(f"already in the index: {sorted(clash)[:5]}", file=sys.stderr)
         return 1
-    rows = sorted(index + ready, key=lambda r: (list(SPLIT_SHARES).index(r["split"]), r["id"]))
+    rows = sorted(index + ready, key=index_order)
     write_index(index_path, rows)
     with cache_path.open("a", encoding="utf-8") as f:
         for row in ready:
-            f.write(json.dumps({"id": row["id"], "text": texts[row["sha256"]], "match": "exact"}, ensure_ascii=False) + "\n")
+            f.write(cache_line(row["id"], texts[row["sha256"]]))
     write_index(pending_path, [r for r in pending if r.get("labels") != 2])
     print(f"{len(ready)} pages moved into {index_path}: {dict(Counter(r['split'] for r in ready))}; "
           f"{len(pending) - len(ready)} still pending", file=sys.stderr)
@@ -349,12 +357,12 @@ def main(argv=None) -> int:
         for row in rows:
             row["wave"] = 1
         assign_splits(rows, previous, a.seed)
-    rows.sort(key=lambda r: (SPLIT_SHARES and list(SPLIT_SHARES).index(r["split"]), r["id"]))
+    rows.sort(key=index_order)
     write_index(a.index, rows)
     cache = a.cache or default_cache()
     with cache.open("w", encoding="utf-8") as f:
         for row in rows:
-            f.write(json.dumps({"id": row["id"], "text": row["text"], "match": row.get("match", "exact")}, ensure_ascii=False) + "\n")
+            f.write(cache_line(row["id"], row["text"], row.get("match", "exact")))
     for message in problems:
         print(message)
     counts = Counter((r["split"], r["label"]) for r in rows)
