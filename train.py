@@ -56,6 +56,8 @@ def parse_args(argv=None) -> TrainingArguments:
                         "(all 0: the text model learns no not_article class)")
     p.add_argument("--other-weights", default=",".join(map(str, defaults.other_weights)),
                    help="weights on `other` in the label's argmax, tried on dev (1: none)")
+    p.add_argument("--refit-with-dev", action=argparse.BooleanOptionalAction, default=defaults.refit_with_dev,
+                   help="tfidf: after choosing on real dev, fit the chosen settings again on train + real dev")
     bert = p.add_argument_group("--model bert")
     bert.add_argument("--base-model", default=defaults.base_model,
                       help="e5-small-ko (built in, offline), a Hugging Face hub id, or a local transformers directory")
@@ -100,7 +102,7 @@ def parse_args(argv=None) -> TrainingArguments:
         real_weights=tuple(float(w) for w in a.real_weights.split(",")),
         text_article_weights=tuple(float(w) for w in a.text_article_weights.split(",")),
         other_weights=tuple(float(w) for w in a.other_weights.split(",")),
-        real_waves=tuple(int(w) for w in a.real_waves.split(",")),
+        real_waves=tuple(int(w) for w in a.real_waves.split(",")), refit_with_dev=a.refit_with_dev,
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,
         batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, encoder_real_weight=a.encoder_real_weight, backend=a.backend, device=a.device, vocab_news=a.vocab_news,

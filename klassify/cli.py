@@ -308,6 +308,10 @@ def run_info(args) -> int:
     for split, metrics in m.get("metrics", {}).items():
         show(f"{split} metrics", f"macro-F1 {metrics['macro_f1']:.3f}, not_article F1 "
                                  f"{metrics['not_article']['f1']:.3f} (n={metrics['n']})")
+    selection = m.get("selection", {})
+    if selection.get("refit_on"):
+        show("refit", f"on {selection['refit_on']} once every choice was made on real dev (real dev macro-F1 "
+                      f"{selection['real_dev_macro_f1_before_refit']:.3f} before the refit)")
     counts = m.get("training_counts", {}) | m.get("rescored", {}).get("counts", {})  # the splits the metrics used
     for split, by_label in counts.items():
         name = "trained on" if split.startswith("train") else f"{split} pages"

@@ -262,9 +262,9 @@ def test_training_uses_real_pages_when_cached(tmp_path, monkeypatch, written_row
             small.append(r)
     data = write_jsonl(tmp_path / "small.jsonl", small + [r for r in written_rows if r["split"] == "dev"][:14])
     out = tmp_path / "model"
-    clf, summary = train(TrainingArguments(data=str(data), out=str(out), news_negatives=0, c_grid=(0.3,),
-                                           real_weights=(1.0, 3.0), seeds_dir=str(tmp_path / "none"), quiet=True,
-                                           real_pages=str(index)))
+    settings = dict(data=str(data), news_negatives=0, c_grid=(0.3,), real_weights=(1.0, 3.0),
+                    seeds_dir=str(tmp_path / "none"), quiet=True, real_pages=str(index))
+    clf, summary = train(TrainingArguments(out=str(out), refit_with_dev=False, **settings))
     assert summary["real_pages"]["counts"]["train"] == {label: 2 for label in {r["label"] for r in extra}}
     assert summary["selection"]["chosen_on"] == "real_dev"
     assert summary["selection"]["real_weight"] in (1.0, 3.0)
@@ -273,6 +273,20 @@ def test_training_uses_real_pages_when_cached(tmp_path, monkeypatch, written_row
     assert misclassified.exists() and all("text" not in json.loads(l) for l in misclassified.read_text().splitlines())
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["real_pages"]["index_sha256"] == summary["real_pages"]["index_sha256"]
+
+    # The refit (the default) fits the same choices again on train + real dev, chooses nothing on the pages
+    # it now trains on, and no longer scores real dev.
+    refit, refit_summary = train(TrainingArguments(out=str(tmp_path / "refit"), **settings))
+    chosen = ("real_weight", "C", "text_article_weight", "article_threshold", "other_weight")
+    assert {k: refit_summary["selection"][k] for k in chosen} == {k: summary["selection"][k] for k in chosen}
+    assert refit_summary["selection"]["refit_on"] == "train + real_dev"
+    assert refit_summary["selection"]["real_dev_macro_f1_before_refit"] == pytest.approx(
+        summary["metrics"]["real_dev"]["macro_f1"], abs=1e-3)
+    assert "real_dev" not in refit_summary["metrics"] and "real_test" in refit_summary["metrics"]
+    n_real_dev = sum(row["split"] == "dev" for row in rows)
+    assert sum(refit_summary["training_counts"]["train_with_news"].values()) == \
+        sum(summary["training_counts"]["train_with_news"].values()) + n_real_dev
+    assert (refit.article_threshold, refit.secondary_threshold) == (clf.article_threshold, clf.secondary_threshold)
 
 
 def test_training_without_the_cache_says_so_and_uses_written_pages(tmp_path, monkeypatch, capsys):
