@@ -67,7 +67,7 @@ def hf_pipeline(clf, device: str):
         def __init__(self, config):
             super().__init__(config)
             self.bert = BertModel(config, add_pooling_layer=False)
-            self.classifier = torch.nn.Linear(config.hidden_size, len(model.labels))
+            self.classifier = torch.nn.Linear(config.hidden_size, len(model.classes))
 
         def forward(self, input_ids=None, attention_mask=None, **_):
             states = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -75,8 +75,8 @@ def hf_pipeline(clf, device: str):
             return SequenceClassifierOutput(logits=self.classifier((states * mask).sum(1) / mask.sum(1)))
 
     config = bert.config
-    config.id2label = dict(enumerate(model.labels))
-    config.label2id = {l: i for i, l in enumerate(model.labels)}
+    config.id2label = dict(enumerate(model.classes))  # the head's outputs (7 when it learned not_article)
+    config.label2id = {l: i for i, l in enumerate(model.classes)}
     wrapped = MeanPoolClassifier(config)
     wrapped.bert.load_state_dict(bert.state_dict())
     wrapped.classifier.weight.data = torch.from_numpy(model.head_weight)
