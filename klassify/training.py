@@ -231,8 +231,10 @@ def train(args: TrainingArguments) -> tuple[Classifier, dict]:
     if args.refit_with_dev and split["real_dev"]:
         if args.model == "tfidf":
             selection["real_dev_macro_f1_before_refit"] = selection["dev_macro_f1_by_other_weight"][str(clf.other_weight)]
-            clf = refit_with_dev(args, clf, selection, split, news)
-            train_rows = train_rows[:len(train_rows) - len(news)] + split["real_dev"] + news
+            n_own = len(train_rows) - len(news)  # the news articles stay last, as n_initiative expects
+            train_rows = train_rows[:n_own] + select_rows + news
+            train_pages = train_pages[:n_own] + select_pages + train_pages[n_own:]
+            clf = refit_with_dev(args, clf, selection, train_rows, train_pages, len(news), select_rows, select_pages)
             selection["refit_on"] = "train + real_dev"
             log(args, f"refitted the chosen settings on train + {len(split['real_dev'])} real dev pages (real dev "
                       f"macro-F1 {selection['real_dev_macro_f1_before_refit']:.4f} was measured before the refit)")
@@ -468,17 +470,14 @@ def fit_tfidf_classifier(args, train_rows, train_pages, n_initiative, dev_rows, 
 
 
 
-def refit_with_dev(args, chosen: Classifier, selection: dict, split: dict, news: list) -> Classifier:
-    """The settings chosen on real dev, fitted again on train + real dev; nothing is chosen again (the
-    thresholds and weights chosen on dev are kept, as dev is now training data)."""
+def refit_with_dev(args, chosen: Classifier, selection: dict, rows, pages, n_news: int, dev_rows, dev_pages) -> Classifier:
+    """The settings chosen on real dev, fitted again on ``rows`` (train + real dev, news last); nothing is
+    chosen again (the thresholds and weights chosen on dev are kept, as dev is now training data)."""
     fixed = replace(args, quiet=True, real_weights=(selection["real_weight"],), c_grid=(selection["C"],),
                     title_weights=(selection["title_weight"],), cue_weights=(selection["cue_weight"],),
                     text_article_weights=(selection["text_article_weight"],))
-    rows = split["train"] + split["real_train"] + split["real_dev"] + news
-    pages = [read_page(r["text"]) for r in rows]
-    n_initiative = len(rows) if args.news_as_other else len(rows) - len(news)
-    dev_rows = split["real_dev"]
-    clf, _ = fit_tfidf_classifier(fixed, rows, pages, n_initiative, dev_rows, [read_page(r["text"]) for r in dev_rows])
+    n_initiative = len(rows) if args.news_as_other else len(rows) - n_news
+    clf, _ = fit_tfidf_classifier(fixed, rows, pages, n_initiative, dev_rows, dev_pages)
     for name in ("article_threshold", "text_article_weight", "other_weight", "secondary_threshold"):
         setattr(clf, name, getattr(chosen, name))
     return clf
