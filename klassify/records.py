@@ -2,9 +2,9 @@
 the report alike.
 
 An input is a page file, a directory, a JSONL/CSV/TSV table, a Parquet file, a WARC archive, stdin, or
-(with a :class:`~klassify.fetch.Fetcher`) a list of URLs. Each file is read by its content, not its name:
-gzip, bzip2, xz and zstd are undone first, then a WARC or Parquet file is known by its first bytes, a
-table by its suffix (``.jsonl``, ``.ndjson``, ``.csv``, ``.tsv``), and anything else is one page. A new
+(with a :class:`~klassify.fetch.Fetcher`) a list of URLs. Gzip, bzip2, xz and zstd are undone by their
+content, whatever the name; then a known suffix (``.jsonl``, ``.ndjson``, ``.csv``, ``.tsv``, ``.warc``,
+``.parquet``) decides, else a WARC or Parquet file is known by its first bytes, and anything else is one page. A new
 format is one reader function and one row in :data:`FORMATS`.
 
 Every input yields records in a fixed order; an input or record that cannot be read still yields a
@@ -37,7 +37,7 @@ __all__ = ["FORMATS", "MAX_FILE_BYTES", "ReadOptions", "ReadStats", "Record", "d
 class Format:
     name: str
     reader: Callable[[Source, ReadOptions, ReadStats], Iterator[Record]]
-    magic: tuple[bytes, ...] = ()  # first bytes that identify it (checked before any suffix)
+    magic: tuple[bytes, ...] = ()  # first bytes that identify it when the name does not
     suffixes: tuple[str, ...] = ()
 
 
@@ -140,15 +140,18 @@ def _close(source: Source | None, raw, close_raw: bool) -> None:
 
 
 def format_of(source: Source, options: ReadOptions) -> Format:
-    """The format of an opened input: by its first bytes, then by its name, then a JSONL table if its
-    first line is a JSON object with the text field (a crawl saved without a suffix), else a page."""
-    for fmt in FORMATS:
-        if fmt.magic and source.head.startswith(fmt.magic):
-            return fmt
+    """The format of an opened input: by its name, then by its first bytes, then a JSONL table if its
+    first line is a JSON object with the text field (a crawl saved without a suffix), else a page.
+
+    The name goes first so that a ``.jsonl`` whose first line happens to read ``PAR1`` stays JSONL (one
+    record, or one error, per line) instead of failing as a whole as a broken Parquet file."""
     suffix = source.suffix
     by_name = next((fmt for fmt in FORMATS if suffix in fmt.suffixes), None)
     if by_name is not None:
         return by_name
+    for fmt in FORMATS:
+        if fmt.magic and source.head.startswith(fmt.magic):
+            return fmt
     return BY_NAME["jsonl"] if _is_jsonl(source.head, options.text_field) else PAGE
 
 

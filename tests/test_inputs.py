@@ -240,6 +240,17 @@ def test_a_missing_extra_is_an_error_row_that_says_what_to_install(tmp_path, mon
 
 # --- Parquet ----------------------------------------------------------------------------------------
 
+def test_a_known_suffix_wins_over_first_bytes_and_first_bytes_name_an_unsuffixed_file(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "odd.jsonl").write_bytes(b'PAR1\n{"id": "a", "text": "\xea\xb0\x80"}\n')
+    rows = list(records_of_path(str(tmp_path / "odd.jsonl")))
+    assert len(rows) == 2 and rows[0].error and "PAR1" not in (rows[1].error or "") and rows[1].content == "가"
+    pq.write_table(pa.table({"id": ["a"], "text": ["나"]}), tmp_path / "crawl-00001")
+    assert [(r.id, r.content) for r in records_of_path(str(tmp_path / "crawl-00001"))] == [("a", "나")]
+
+
 def test_parquet_round_trip(tiny_model, tmp_path, capsys):
     import pyarrow as pa
     import pyarrow.parquet as pq
