@@ -226,7 +226,7 @@ def append_splits(old: list[dict], new: list[dict], new_split: str) -> list[str]
         old_by_site[row["site"]].add((row["split"], row["group"]))
     for i, row in enumerate(new):
         touched[i] |= old_by_site.get(row["site"], set())
-    texts = [r["text"] for r in old + new]
+    texts = [r["text"] or "" for r in old + new]
     for i, j, _ in near_duplicate_pairs(texts, threshold=0.5):
         i, j = sorted((i, j))
         if j >= len(old) and i >= len(old):
@@ -321,8 +321,13 @@ def main(argv=None) -> int:
     old = []
     if a.append:
         cache = read_cache(a.cache)
+        # A row whose text could not be found again (the page changed since) keeps its place in the index;
+        # it is still matched by url and sha256, only not by near-duplicate text.
         old = [{**r, "text": cache[r["id"]]["text"], "match": cache[r["id"]].get("match", "exact")}
-               for r in read_index(a.index)]
+               if r["id"] in cache else {**r, "text": None} for r in read_index(a.index)]
+        uncached = sum(r["text"] is None for r in old)
+        if uncached:
+            print(f"{uncached} indexed rows have no cached text: not compared for near duplicates", file=sys.stderr)
         known = {r["url"] for r in old} | {r["sha256"] for r in old}
         problems += [f"{r['url']}: already indexed, dropped" for r in rows
                      if r["url"] in known or text_sha256(r["text"]) in known]
@@ -362,7 +367,8 @@ def main(argv=None) -> int:
     cache = a.cache or default_cache()
     with cache.open("w", encoding="utf-8") as f:
         for row in rows:
-            f.write(cache_line(row["id"], row["text"], row.get("match", "exact")))
+            if row["text"] is not None:
+                f.write(cache_line(row["id"], row["text"], row.get("match", "exact")))
     for message in problems:
         print(message)
     counts = Counter((r["split"], r["label"]) for r in rows)
