@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from klassify.cli import main
@@ -158,6 +158,8 @@ def test_kill_and_resume_loses_nothing(tiny_model, tmp_path):
     st.dictionaries(st.sampled_from(["id", "text", "x"]), st.one_of(st.none(), st.integers(), st.text(max_size=50)),
                     max_size=3).map(lambda d: json.dumps(d).encode()),
 ), max_size=20))
+@example(lines=[b"PAR1", b"\x00"])  # found by this test: Parquet's first bytes in a .jsonl
+@example(lines=[b"(\xb5/\xfd"])  # found by this test: zstd's first bytes, a frame that never ends
 def test_jsonl_reader_yields_one_record_per_nonblank_line(tmp_path, lines):
     path = tmp_path / "fuzz.jsonl"
     payload = b"\n".join(l.replace(b"\n", b" ").replace(b"\r", b" ") for l in lines) + b"\n"

@@ -240,6 +240,17 @@ def test_a_missing_extra_is_an_error_row_that_says_what_to_install(tmp_path, mon
 
 # --- Parquet ----------------------------------------------------------------------------------------
 
+def test_a_cut_zstd_file_is_an_error_row_not_fewer_records(tmp_path):
+    import zstandard
+
+    whole = zstandard.ZstdCompressor().compress(jsonl_bytes(PAGES))
+    (tmp_path / "cut.jsonl.zst").write_bytes(whole[: len(whole) // 2])
+    rows = list(records_of_path(str(tmp_path / "cut.jsonl.zst")))
+    assert rows and "cut or corrupt" in rows[-1].error and "cut.jsonl.zst" in rows[-1].error
+    (tmp_path / "two.jsonl.zst").write_bytes(whole + whole)  # two frames: both read
+    assert [r.id for r in records_of_path(str(tmp_path / "two.jsonl.zst"))] == list(PAGES) * 2
+
+
 def test_a_known_suffix_wins_over_first_bytes_and_first_bytes_name_an_unsuffixed_file(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -166,4 +166,40 @@ def _decompressed(raw: BinaryIO, compression: str):
         import zstandard
     except ImportError:
         raise MissingExtra(f"reading .zst needs zstandard: {CRAWL_EXTRA}") from None
-    return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False))
+    return io.BufferedReader(_ZstdFrames(raw, zstandard.ZstdDecompressor()))
+
+
+class _ZstdFrames(io.RawIOBase):
+    """The decompressed bytes of a stream of zstd frames. Unlike zstandard's ``stream_reader``, which ends
+    quietly where the data is cut, a frame that does not end raises, so a cut file is an error row rather
+    than fewer records (or none)."""
+
+    def __init__(self, raw: BinaryIO, decompressor):
+        self.raw, self.decompressor = raw, decompressor
+        self.frame, self.in_frame, self.pending = decompressor.decompressobj(), False, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.pending:
+            chunk = self.raw.read(64 * 1024)
+            if not chunk:
+                if self.in_frame:
+                    raise ValueError("the zstd data is cut or corrupt: its last frame does not end")
+                return 0
+            self.pending = self._decompress(chunk)
+        n = min(len(buffer), len(self.pending))
+        buffer[:n], self.pending = self.pending[:n], self.pending[n:]
+        return n
+
+    def _decompress(self, chunk: bytes) -> bytes:
+        out = []
+        while chunk:
+            self.in_frame = True
+            out.append(self.frame.decompress(chunk))
+            if not self.frame.eof:
+                break
+            chunk, self.in_frame = self.frame.unused_data, False
+            self.frame = self.decompressor.decompressobj()
+        return b"".join(out)
