@@ -91,7 +91,7 @@ class Source:
         self.name, self.path = name, path
         self.raw = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
         start = self.raw.peek(8)[:8]
-        self.compression = next((kind for magic, kind in _MAGIC if start.startswith(magic)), None)
+        self.compression = next((kind for magic, kind in COMPRESSION_MAGIC if start.startswith(magic)), None)
         self.head = _decompressed_head(self.raw.peek(HEAD_BYTES), self.compression)
         self._stream = None
 
@@ -120,7 +120,7 @@ class Source:
 
 
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zstd")
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
+COMPRESSION_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 HEAD_BYTES = 64 * 1024
 
 
