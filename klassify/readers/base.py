@@ -176,21 +176,23 @@ class _ZstdFrames(io.RawIOBase):
 
     def __init__(self, raw: BinaryIO, decompressor):
         self.raw, self.decompressor = raw, decompressor
-        self.frame, self.in_frame, self.pending = decompressor.decompressobj(), False, b""
+        self.frame, self.in_frame = decompressor.decompressobj(), False
+        self.pending, self.at = b"", 0  # decompressed bytes not yet handed out start at ``at``
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        while not self.pending:
+        while self.at == len(self.pending):
             chunk = self.raw.read(64 * 1024)
             if not chunk:
                 if self.in_frame:
                     raise ValueError("the zstd data is cut or corrupt: its last frame does not end")
                 return 0
-            self.pending = self._decompress(chunk)
-        n = min(len(buffer), len(self.pending))
-        buffer[:n], self.pending = self.pending[:n], self.pending[n:]
+            self.pending, self.at = self._decompress(chunk), 0
+        n = min(len(buffer), len(self.pending) - self.at)
+        buffer[:n] = memoryview(self.pending)[self.at:self.at + n]
+        self.at += n
         return n
 
     def _decompress(self, chunk: bytes) -> bytes:
