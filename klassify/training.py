@@ -29,7 +29,7 @@ class KiwiMorphemesStep(TransformerMixin, BaseEstimator, KiwiMorphemes):
 
     # The body and headline blocks of the pipeline each start with this step over the same texts, and the
     # refit on train + real dev reads the train texts again: kiwi's result per text is kept (for the
-    # latest settings only), so each text is analysed once per training.
+    # latest settings only, dropped when train() ends), so each text is analysed once per training.
     _memo: tuple[tuple, dict[str, str]] | None = None
 
     def fit(self, texts, y=None):
@@ -186,6 +186,13 @@ def log(args: TrainingArguments, *parts) -> None:
 
 
 def train(args: TrainingArguments) -> tuple[Classifier, dict]:
+    try:
+        return _train(args)
+    finally:
+        KiwiMorphemesStep._memo = None  # kiwi's analyses are kept for one training, not for the process
+
+
+def _train(args: TrainingArguments) -> tuple[Classifier, dict]:
     if args.model not in MODELS:
         raise ValueError(f"unknown model {args.model!r}; available: {', '.join(MODELS)}")
     started = time.time()
