@@ -6,6 +6,7 @@ every choice is made on real dev, and real test is reported beside the written t
 
     python train.py --model tfidf [--data data/labeled] [--out models/tfidf] [--seed 0]
     python train.py --model bert [--base-model e5-small-ko] [--layers 4] [--epochs 6]
+    python train.py --model stack [--encoder models/bert]   # TF-IDF blended with a trained encoder, chosen on dev
     python train.py --rescore models/bert [--data data/labeled]   # score again on a grown corpus, no training
 """
 
@@ -58,6 +59,11 @@ def parse_args(argv=None) -> TrainingArguments:
                    help="weights on `other` in the label's argmax, tried on dev (1: none)")
     p.add_argument("--refit-with-dev", action=argparse.BooleanOptionalAction, default=defaults.refit_with_dev,
                    help="tfidf: after choosing on real dev, fit the chosen settings again on train + real dev")
+    stack = p.add_argument_group("--model stack (a TF-IDF model, trained as above, blended with a trained encoder)")
+    stack.add_argument("--encoder", default=defaults.encoder,
+                       help="the trained encoder model to blend with (a name in models/ or a directory)")
+    stack.add_argument("--stack-shares", default=",".join(map(str, defaults.stack_shares)),
+                       help="TF-IDF's shares of the article score and of the initiative probabilities tried on dev")
     bert = p.add_argument_group("--model bert")
     bert.add_argument("--base-model", default=defaults.base_model,
                       help="e5-small-ko (built in, offline), a Hugging Face hub id, or a local transformers directory")
@@ -106,7 +112,8 @@ def parse_args(argv=None) -> TrainingArguments:
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,
         batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, encoder_real_weight=a.encoder_real_weight, backend=a.backend, device=a.device, vocab_news=a.vocab_news,
-        max_train_pages=a.max_train_pages,
+        max_train_pages=a.max_train_pages, encoder=a.encoder,
+        stack_shares=tuple(float(w) for w in a.stack_shares.split(",")),
     )
 
 

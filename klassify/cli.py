@@ -318,12 +318,16 @@ def run_info(args) -> int:
         show(name, ", ".join(f"{k} {v}" for k, v in sorted(by_label.items())))
     if m.get("seeds"):
         show("seed pages", f"{m['seeds'].get('correct')} correct")
-    settings = getattr(clf.model, "settings", None)
-    if settings is not None:
-        windows = "all" if settings.max_windows is None else settings.max_windows
-        show("encoder", f"{settings.base_model}, {settings.layers} layers, {len(clf.model.kept_ids):,} pieces, "
-                        f"windows of {settings.window} tokens (overlap {settings.overlap}, up to {windows} read, "
-                        f"{settings.pooling} pooling), backend {clf.model.encoder.name}")
+    if hasattr(clf, "members"):
+        show("stack", f"TF-IDF's share of the article score {clf.article_share}, of the initiative probabilities "
+                      f"{clf.initiative_share}; members " + ", ".join(str(m.path) for m in clf.members))
+    for member in getattr(clf, "members", (clf,)):
+        settings = getattr(member.model, "settings", None)
+        if settings is not None:
+            windows = "all" if settings.max_windows is None else settings.max_windows
+            show("encoder", f"{settings.base_model}, {settings.layers} layers, {len(member.model.kept_ids):,} pieces, "
+                            f"windows of {settings.window} tokens (overlap {settings.overlap}, up to {windows} read, "
+                            f"{settings.pooling} pooling), backend {member.model.encoder.name}")
     show("versions", ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items()))
     show("files", ", ".join(f"{k} (sha256 {v[:12]}…)" for k, v in m.get("files", {}).items()))
     return 0

@@ -11,10 +11,9 @@ read → clean (:mod:`klassify.reading`) → is it an article (:mod:`klassify.ar
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
-
-from pathlib import Path
 
 from .article import ArticleDetector
 from .artifacts import ModelLoadError, verify_model_dir, write_manifest
@@ -75,6 +74,16 @@ class Classifier:
         """
         manifest, directory = verify_model_dir(path, trust=trust)
         model_type = manifest.get("model_type")
+        thresholds = manifest.get("thresholds", {})
+        if model_type == "stack":
+            members = [cls.load(directory / name, trust=trust, backend=backend, device=device)
+                       for name in manifest.get("members", ())]
+            if len(members) != 2:
+                raise ModelLoadError(f"{directory}: a stack needs 2 members, its manifest lists {len(members)}")
+            return StackedClassifier(
+                *members, article_share=thresholds["article_share"], initiative_share=thresholds["initiative_share"],
+                article_threshold=thresholds.get("article", 0.5), secondary_threshold=thresholds.get("secondary", 0.5),
+                other_weight=thresholds.get("other_weight", 1.0), manifest=manifest, path=directory)
         detector = ArticleDetector.load(directory)
         if model_type == "tfidf":
             from .tfidf import TfidfInitiativeModel
@@ -90,7 +99,6 @@ class Classifier:
                                      f"pip install 'klassify[bert]' ({e})") from e
         else:
             raise ModelLoadError(f"{directory}: unknown model type {model_type!r}")
-        thresholds = manifest.get("thresholds", {})
         return cls(
             detector, model,
             article_threshold=thresholds.get("article", 0.5),
@@ -210,6 +218,76 @@ class Classifier:
         weighted = np.array(conditional, dtype=float)
         weighted[_OTHER] *= self.other_weight
         return ARTICLE_LABELS[int(np.argmax(weighted))]
+
+
+class StackedClassifier(Classifier):
+    """Two classifiers blended into one: the article score is ``article_share`` × the first member's plus the
+    rest × the second's, the conditional initiative probabilities likewise with ``initiative_share``; then one
+    article threshold and one `other` weight, as for a single model. All chosen on real dev
+    (``train.py --model stack``). Evidence comes from the first member.
+
+    >>> class Fixed(Classifier):
+    ...     def __init__(self, article, conditional):
+    ...         super().__init__(None, None)
+    ...         self.scores = np.array([article]), np.array([conditional])
+    ...     def prepare(self, pages):
+    ...         return None
+    ...     def _joint_scores(self, pages, prepared=None):
+    ...         return None, *self.scores, [None]
+    >>> tfidf, encoder = Fixed(0.3, [0.6, 0, 0, 0, 0, 0.4]), Fixed(0.9, [0.2, 0, 0, 0, 0, 0.8])
+    >>> stack = StackedClassifier(tfidf, encoder, article_share=0.25, initiative_share=0.5, other_weight=0.6)
+    >>> _, article, conditional, _ = stack._joint_scores([read_page("본문")])
+    >>> float(article[0]), conditional[0].round(2).tolist(), stack.initiative_label(conditional[0])
+    (0.75, [0.4, 0.0, 0.0, 0.0, 0.0, 0.6], 'education')
+    """
+
+    member_names = ("tfidf", "bert")
+
+    def __init__(self, first: Classifier, second: Classifier, *, article_share: float, initiative_share: float,
+                 article_threshold: float = 0.5, secondary_threshold: float = 0.5, other_weight: float = 1.0,
+                 manifest: dict | None = None, path=None):
+        super().__init__(first.detector, first.model, article_threshold=article_threshold,
+                         secondary_threshold=secondary_threshold, other_weight=other_weight,
+                         manifest=manifest, path=path)
+        self.members = (first, second)
+        self.article_share = article_share
+        self.initiative_share = initiative_share
+
+    def save(self, path, manifest: dict | None = None):
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, member in zip(self.member_names, self.members):
+            member.save(directory / name, member_record(member.manifest))
+        info = {
+            "model_type": "stack",
+            "members": list(self.member_names),
+            "thresholds": {"article": self.article_threshold, "secondary": self.secondary_threshold,
+                           "other_weight": self.other_weight, "article_share": self.article_share,
+                           "initiative_share": self.initiative_share},
+            **(manifest or {}),
+        }
+        self.path = write_manifest(directory, [f"{name}/manifest.json" for name in self.member_names], info)
+        return self.path
+
+    def prepare(self, pages: list[Page]) -> tuple:
+        return tuple(member.prepare(pages) for member in self.members)
+
+    def _joint_scores(self, pages: list[Page], prepared: tuple | None = None):
+        prepared = prepared if prepared is not None else (None,) * len(self.members)
+        (_, a1, q1, analyses), (_, a2, q2, _) = (member._joint_scores(pages, p)
+                                                 for member, p in zip(self.members, prepared))
+        article = self.article_share * a1 + (1 - self.article_share) * a2
+        conditional = self.initiative_share * q1 + (1 - self.initiative_share) * q2
+        joint = np.hstack([article[:, None] * conditional, (1 - article)[:, None]])
+        return joint, article, conditional, analyses
+
+
+_GENERATED = ("format_version", "labels", "created", "versions", "files", "model_type", "thresholds")
+
+
+def member_record(manifest: dict) -> dict:
+    """What a member's manifest keeps when saved again (its training record), less what saving regenerates."""
+    return {k: v for k, v in manifest.items() if k not in _GENERATED}
 
 
 @dataclass

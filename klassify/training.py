@@ -13,11 +13,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from .article import ArticleDetector
 from .cues import CueFeatures
-from .artifacts import models_dir, update_manifest
+from .artifacts import models_dir, sha256_file, update_manifest
 from .data import read_labeled, sample_news
 from .evaluation import ARTICLE_THRESHOLDS, best_blend, blend_scores, classification_metrics, evaluate, format_metrics, write_report
 from .labels import ARTICLE_LABELS, INITIATIVES, NOT_ARTICLE
-from .modeling import Classifier
+from .modeling import Classifier, StackedClassifier
 from .reading import read_page
 from .real import DEFAULT_INDEX, RealCacheMissing, load_real
 from .tfidf import KiwiMorphemes, title_terms
@@ -94,7 +94,7 @@ def build_pipeline(*, C: float = 0.5, max_chars: int = 1500, lead_chars: int = 0
 
 
 
-MODELS = ("tfidf", "bert")
+MODELS = ("tfidf", "bert", "stack")
 
 
 @dataclass
@@ -157,6 +157,12 @@ class TrainingArguments:
     # tfidf: once every choice is made on real dev, fit the chosen settings again on train + real dev, so the
     # shipped model learns from every labeled real page but test (real dev is then no longer scored).
     refit_with_dev: bool = True
+    # --model stack: a TF-IDF model is trained as for --model tfidf and blended with this trained encoder
+    # model (a name in models/ or a directory); the blend is chosen on real dev (StackedClassifier).
+    encoder: str = "bert"
+    # Shares of the blend given to TF-IDF (article score and initiative probabilities), tried on dev with each
+    # article threshold and `other` weight; the first wins ties.
+    stack_shares: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     # --model bert trains once, so the real-page weight is not searched: the TF-IDF search's choice.
     encoder_real_weight: float = 4.0
     # --model bert
@@ -196,6 +202,7 @@ def _train(args: TrainingArguments) -> tuple[Classifier, dict]:
     if args.model not in MODELS:
         raise ValueError(f"unknown model {args.model!r}; available: {', '.join(MODELS)}")
     started = time.time()
+    encoder = load_encoder(args) if args.model == "stack" else None  # before training: a wrong one fails fast
     rows = read_labeled(args.data, include_augmented=args.include_augmented)
     split = {name: [r for r in rows if r["split"] == name] for name in ("train", "dev", "test")}
     for name, part in split.items():
@@ -239,19 +246,28 @@ def _train(args: TrainingArguments) -> tuple[Classifier, dict]:
     selection["other_weight"] = clf.other_weight
     log(args, f"other weight {clf.other_weight} (dev macro-F1 by weight: {selection['dev_macro_f1_by_other_weight']})")
     clf.secondary_threshold = choose_secondary_threshold(clf, select_rows, select_pages)
+    dev_macro_f1 = selection["dev_macro_f1_by_other_weight"][str(clf.other_weight)]
+    stack = None
+    if args.model == "stack":
+        stack, selection["stack"] = choose_stack(clf, encoder, select_rows, select_pages, args)
+        dev_macro_f1 = selection["stack"]["dev_macro_f1"]
     if args.refit_with_dev and split["real_dev"]:
-        if args.model == "tfidf":
-            selection["real_dev_macro_f1_before_refit"] = selection["dev_macro_f1_by_other_weight"][str(clf.other_weight)]
+        if args.model in ("tfidf", "stack"):
+            selection["real_dev_macro_f1_before_refit"] = dev_macro_f1
             n_own = len(train_rows) - len(news)  # the news articles stay last, as n_initiative expects
             train_rows = train_rows[:n_own] + select_rows + news
             train_pages = train_pages[:n_own] + select_pages + train_pages[n_own:]
             clf = refit_with_dev(args, clf, selection, train_rows, train_pages, len(news), select_rows, select_pages)
-            selection["refit_on"] = "train + real_dev"
+            selection["refit_on"] = "train + real_dev" + (" (the TF-IDF member; the blend is kept)" if stack else "")
             log(args, f"refitted the chosen settings on train + {len(split['real_dev'])} real dev pages (real dev "
                       f"macro-F1 {selection['real_dev_macro_f1_before_refit']:.4f} was measured before the refit)")
             split = {**split, "real_dev": []}  # training pages now: not scored
         else:
             log(args, "--refit-with-dev applies to tfidf only (the encoder stops early on real dev)")
+    if stack is not None:
+        clf = StackedClassifier(clf, stack.members[1], article_share=stack.article_share,
+                                initiative_share=stack.initiative_share, article_threshold=stack.article_threshold,
+                                secondary_threshold=stack.secondary_threshold, other_weight=stack.other_weight)
 
     if args.model == "bert":
         from .bert_training import pruning_agreement
@@ -314,7 +330,7 @@ def rescore(model, *, data=None, seeds_dir=None, force: bool = False, quiet: boo
                         "real_pages": real_record(real),
                         "previous_macro_f1": {name: m.get("macro_f1") for name, m in previous.items()},
                     })
-    write_reports(out, scores, split, title=f"{clf.model.kind} (rescored, not retrained)")
+    write_reports(out, scores, split, title=f"{clf.manifest.get('model_type')} (rescored, not retrained)")
     if not quiet:
         for name in ("test", "real_test"):
             if name in scores:
@@ -492,6 +508,59 @@ def refit_with_dev(args, chosen: Classifier, selection: dict, rows, pages, n_new
     for name in ("article_threshold", "text_article_weight", "other_weight", "secondary_threshold"):
         setattr(clf, name, getattr(chosen, name))
     return clf
+
+
+def load_encoder(args) -> Classifier:
+    """The trained encoder model a stack blends with (``args.encoder``)."""
+    encoder = Classifier.load(args.encoder, backend=args.backend)
+    if encoder.manifest.get("model_type") != "bert":
+        raise ValueError(f"--encoder {args.encoder}: expected an encoder model (model_type bert), "
+                         f"found {encoder.manifest.get('model_type')!r}")
+    return encoder
+
+
+def member_scores(clf: Classifier, pages, batch_size: int = 32):
+    """A model's article scores [N] and conditional initiative probabilities [N, 6] before any cut."""
+    articles, conditionals = [], []
+    for start in range(0, len(pages), batch_size):
+        _, article, conditional, _ = clf._joint_scores(pages[start:start + batch_size])
+        articles.append(article)
+        conditionals.append(conditional)
+    return np.concatenate(articles), np.vstack(conditionals)
+
+
+def choose_stack(tfidf: Classifier, encoder: Classifier, dev_rows, dev_pages, args) -> tuple[StackedClassifier, dict]:
+    """The blend of ``tfidf`` and ``encoder`` with the best dev macro-F1: TF-IDF's share of the article score
+    and of the initiative probabilities (``args.stack_shares``), the article threshold and the `other` weight
+    (``args.other_weights``); ties go to the first in that order. Each model alone is in the grid (shares 1
+    and 0), so the stack is chosen only if it beats both on dev."""
+    import itertools
+
+    gold = [r["label"] for r in dev_rows]
+    (a1, q1), (a2, q2) = member_scores(tfidf, dev_pages), member_scores(encoder, dev_pages)
+    has_body = np.array([bool(p.body) for p in dev_pages])
+    labels = np.array(ARTICLE_LABELS)
+
+    def macro_f1(a, b, t, w):
+        conditional = (b * q1 + (1 - b) * q2) * np.where(labels == "other", w, 1.0)
+        article = a * a1 + (1 - a) * a2
+        predicted = np.where((article >= t) & has_body, labels[conditional.argmax(axis=1)], NOT_ARTICLE)
+        return classification_metrics(gold, list(predicted))["macro_f1"]
+
+    grid = list(itertools.product(args.stack_shares, args.stack_shares, ARTICLE_THRESHOLDS, args.other_weights))
+    found = [(macro_f1(*choice), choice) for choice in grid]
+    best_f1, (a, b, t, w) = max(found, key=lambda x: x[0])  # max keeps the first of equals
+    alone = {name: max(f for f, c in found if c[0] == c[1] == share) for name, share in (("tfidf", 1), ("encoder", 0))}
+    log(args, f"stack: TF-IDF share of the article score {a}, of the initiative {b}, article threshold {t}, "
+              f"`other` weight {w}: dev macro-F1 {best_f1:.4f} (TF-IDF alone {alone['tfidf']:.4f}, "
+              f"encoder alone {alone['encoder']:.4f})")
+    stack = StackedClassifier(tfidf, encoder, article_share=float(a), initiative_share=float(b),
+                              article_threshold=float(t), other_weight=float(w))
+    stack.secondary_threshold = choose_secondary_threshold(stack, dev_rows, dev_pages)
+    return stack, {"article_share": float(a), "initiative_share": float(b), "article_threshold": float(t),
+                   "other_weight": float(w), "dev_macro_f1": best_f1,
+                   "dev_macro_f1_alone": alone, "encoder": str(encoder.path),
+                   "encoder_manifest_sha256": sha256_file(Path(encoder.path) / "manifest.json")}
 
 
 def block_widths(features) -> dict[str, int]:

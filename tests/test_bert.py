@@ -346,3 +346,69 @@ def test_gpu_encoder_agrees_with_the_cpu_one(tiny_bert):
     assert gpu.model.encoder.name == "torch" and gpu.model.encoder.device.type == "cuda"
     texts = [json.loads(l)["text"] for l in open("data/labeled/written.jsonl", encoding="utf-8")][:40]
     assert np.abs(cpu.predict_proba(texts) - gpu.predict_proba(texts)).max() < 1e-3
+
+
+@pytest.fixture(scope="module")
+def tiny_stack(tmp_path_factory, tiny_bert, tiny_model):
+    """The tiny TF-IDF run's data, trained again as a stack with the tiny encoder (blend chosen on its dev)."""
+    encoder_path = tiny_bert[0]
+    root = tmp_path_factory.mktemp("tiny-stack")
+    args = TrainingArguments(model="stack", data=str(tiny_model[0].parent / "tiny.jsonl"), out=str(root / "model"),
+                             encoder=str(encoder_path), backend="torch", news_negatives=0, c_grid=(0.3,),
+                             stack_shares=(0.0, 0.5, 1.0), seeds_dir=str(root / "no-seeds"), quiet=True,
+                             real_pages="none")
+    clf, summary = train(args)
+    return root / "model", clf, summary
+
+
+def test_stack_is_chosen_on_dev_saved_with_its_members_and_reloads(tiny_stack, tiny_bert):
+    path, clf, summary = tiny_stack
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["model_type"] == "stack" and manifest["members"] == ["tfidf", "bert"]
+    assert set(manifest["files"]) == {"tfidf/manifest.json", "bert/manifest.json"}
+    assert json.loads((path / "bert" / "manifest.json").read_text())["files"] == \
+        json.loads((tiny_bert[0] / "manifest.json").read_text())["files"]  # the encoder, unchanged
+    chosen = summary["selection"]["stack"]
+    assert chosen["dev_macro_f1"] >= max(chosen["dev_macro_f1_alone"].values())  # each alone is in the grid
+    assert (clf.article_share, clf.initiative_share) == (chosen["article_share"], chosen["initiative_share"])
+    again = Classifier.load(path, backend="torch")
+    assert type(again).__name__ == "StackedClassifier"
+    assert (again.article_share, again.article_threshold, again.other_weight) == \
+        (clf.article_share, clf.article_threshold, clf.other_weight)
+    texts = ["제천시는 3일 청렴교육을 했다고 밝혔다. 강사가 청탁금지법을 강의했다.", "신청서 양식 | 성명 | 연락처 | 서명"]
+    assert np.allclose(clf.predict_proba(texts), again.predict_proba(texts), atol=1e-5)
+    predictions = again.predict(texts)
+    assert all(p.label in ("not_article", *ARTICLE_LABELS) for p in predictions)
+    assert all(abs(sum(p.scores.values()) - 1) < 1e-3 for p in predictions)
+
+
+def test_stack_blends_its_members_scores(tiny_stack):
+    _, clf, _ = tiny_stack
+    first, second = clf.members
+    texts = ["제천시는 3일 청렴교육을 했다고 밝혔다. 강사가 청탁금지법을 강의했다.", "친절공무원 3명을 선발했다."]
+    from klassify.modeling import _read_all
+
+    pages = _read_all(texts)
+    _, article, conditional, _ = clf._joint_scores(pages)
+    (_, a1, q1, _), (_, a2, q2, _) = first._joint_scores(pages), second._joint_scores(pages)
+    assert np.allclose(article, clf.article_share * a1 + (1 - clf.article_share) * a2)
+    assert np.allclose(conditional, clf.initiative_share * q1 + (1 - clf.initiative_share) * q2)
+
+
+def test_stack_with_a_modified_member_is_refused(tiny_stack, tmp_path):
+    import shutil
+
+    from klassify.artifacts import ModelLoadError
+
+    copy = tmp_path / "stack"
+    shutil.copytree(tiny_stack[0], copy)
+    member = copy / "bert" / "manifest.json"
+    member.write_text(member.read_text().replace('"bert"', '"bert" ', 1))
+    with pytest.raises(ModelLoadError, match="bert/manifest.json"):
+        Classifier.load(copy, backend="torch")
+
+
+def test_stack_needs_an_encoder_model(tiny_model, tmp_path):
+    with pytest.raises(ValueError, match="expected an encoder model"):
+        train(TrainingArguments(model="stack", encoder=str(tiny_model[0]), out=str(tmp_path / "m"), quiet=True,
+                                news_negatives=0, c_grid=(0.3,), real_pages="none"))
