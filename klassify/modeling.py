@@ -95,8 +95,8 @@ class Classifier:
             try:
                 model = BertInitiativeModel.load(directory, backend=backend, device=device)
             except ImportError as e:
-                raise ModelLoadError(f"{directory} is an encoder model, which needs the bert extra: "
-                                     f"pip install 'klassify[bert]' ({e})") from e
+                raise ModelLoadError(f"{directory} is an encoder model, which needs torch, transformers and "
+                                     f"onnxruntime (core dependencies: pip install klassify) ({e})") from e
         else:
             raise ModelLoadError(f"{directory}: unknown model type {model_type!r}")
         return cls(

@@ -412,3 +412,20 @@ def test_stack_needs_an_encoder_model(tiny_model, tmp_path):
     with pytest.raises(ValueError, match="expected an encoder model"):
         train(TrainingArguments(model="stack", encoder=str(tiny_model[0]), out=str(tmp_path / "m"), quiet=True,
                                 news_negatives=0, c_grid=(0.3,), real_pages="none"))
+
+
+def test_shipped_default_is_the_stack_and_reproduces_its_test_report(base_dir):
+    """The default model blends the shipped TF-IDF and encoder; rebuilt from its files it gives the written
+    test metrics its manifest reports (the encoder member runs int8, as when it was scored)."""
+    from klassify.data import read_labeled
+    from klassify.evaluation import evaluate
+    from klassify.modeling import StackedClassifier
+
+    clf = Classifier.load()
+    assert isinstance(clf, StackedClassifier) and clf.manifest["model_type"] == "stack"
+    assert [m.manifest["model_type"] for m in clf.members] == ["tfidf", "bert"]
+    test_rows = [r for r in read_labeled(include_augmented=False) if r["split"] == "test"]
+    metrics, _ = evaluate(clf, test_rows)
+    reported = clf.manifest["metrics"]["test"]
+    assert metrics["n"] == reported["n"]
+    assert abs(metrics["macro_f1"] - reported["macro_f1"]) <= 0.01
