@@ -535,8 +535,8 @@ def member_scores(clf: Classifier, pages, batch_size: int = 32):
 def choose_stack(tfidf: Classifier, encoder: Classifier, dev_rows, dev_pages, args) -> tuple[StackedClassifier, dict]:
     """The blend of ``tfidf`` and ``encoder`` with the best dev macro-F1: TF-IDF's share of the article score
     and of the initiative probabilities (``args.stack_shares``), the article threshold and the `other` weight
-    (``args.other_weights``); ties go to the first in that order. Each model alone is in the grid (shares 1
-    and 0), so the stack is chosen only if it beats both on dev."""
+    (``args.other_weights``); ties go to the first in that order. With shares 0 and 1 in the grid (the
+    default), each model alone is a candidate, so a blend is chosen only if it beats both on dev."""
     import itertools
 
     gold = [r["label"] for r in dev_rows]
@@ -553,10 +553,11 @@ def choose_stack(tfidf: Classifier, encoder: Classifier, dev_rows, dev_pages, ar
     grid = list(itertools.product(args.stack_shares, args.stack_shares, ARTICLE_THRESHOLDS, args.other_weights))
     found = [(macro_f1(*choice), choice) for choice in grid]
     best_f1, (a, b, t, w) = max(found, key=lambda x: x[0])  # max keeps the first of equals
-    alone = {name: max(f for f, c in found if c[0] == c[1] == share) for name, share in (("tfidf", 1), ("encoder", 0))}
+    alone = {name: max((f for f, c in found if c[0] == c[1] == share), default=None)  # None: not in the grid
+             for name, share in (("tfidf", 1.0), ("encoder", 0.0))}
     log(args, f"stack: TF-IDF share of the article score {a}, of the initiative {b}, article threshold {t}, "
-              f"`other` weight {w}: dev macro-F1 {best_f1:.4f} (TF-IDF alone {alone['tfidf']:.4f}, "
-              f"encoder alone {alone['encoder']:.4f})")
+              f"`other` weight {w}: dev macro-F1 {best_f1:.4f} (" + ", ".join(
+                  f"{name} alone {f1:.4f}" for name, f1 in alone.items() if f1 is not None) + ")")
     stack = StackedClassifier(tfidf, encoder, article_share=float(a), initiative_share=float(b),
                               article_threshold=float(t), other_weight=float(w))
     stack.secondary_threshold = choose_secondary_threshold(stack, dev_rows, dev_pages)
