@@ -177,8 +177,7 @@ class Classifier:
         for i, analysis in zip(todo, found):
             analyses[i] = analysis
         conditional[[i for i, p in enumerate(pages) if not p.body], ARTICLE_LABELS.index("other")] = 1.0
-        joint = np.hstack([article[:, None] * conditional, (1 - article)[:, None]])
-        return joint, article, conditional, analyses
+        return joint_probabilities(article, conditional), article, conditional, analyses
 
     def _predict_batch(self, pages: list[Page], prepared: "PreparedBatch | None" = None) -> list[Prediction]:
         joint, article, conditional, analyses = self._joint_scores(pages, prepared)
@@ -278,8 +277,13 @@ class StackedClassifier(Classifier):
                                                  for member, p in zip(self.members, prepared))
         article = self.article_share * a1 + (1 - self.article_share) * a2
         conditional = self.initiative_share * q1 + (1 - self.initiative_share) * q2
-        joint = np.hstack([article[:, None] * conditional, (1 - article)[:, None]])
-        return joint, article, conditional, analyses
+        return joint_probabilities(article, conditional), article, conditional, analyses
+
+
+def joint_probabilities(article, conditional) -> np.ndarray:
+    """``[N, 7]`` in :data:`LABELS` order: each initiative's conditional probability times the article score,
+    then not_article as one minus the article score."""
+    return np.hstack([article[:, None] * conditional, (1 - article)[:, None]])
 
 
 _GENERATED = ("format_version", "labels", "created", "versions", "files", "model_type", "thresholds")

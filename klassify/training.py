@@ -17,7 +17,7 @@ from .artifacts import models_dir, sha256_file, update_manifest
 from .data import read_labeled, sample_news
 from .evaluation import ARTICLE_THRESHOLDS, best_blend, blend_scores, classification_metrics, evaluate, format_metrics, write_report
 from .labels import ARTICLE_LABELS, INITIATIVES, NOT_ARTICLE
-from .modeling import Classifier, StackedClassifier
+from .modeling import Classifier, StackedClassifier, _batches
 from .reading import read_page
 from .real import DEFAULT_INDEX, RealCacheMissing, load_real
 from .tfidf import KiwiMorphemes, title_terms
@@ -524,12 +524,8 @@ def load_encoder(args) -> Classifier:
 
 def member_scores(clf: Classifier, pages, batch_size: int = 32):
     """A model's article scores [N] and conditional initiative probabilities [N, 6] before any cut."""
-    articles, conditionals = [], []
-    for start in range(0, len(pages), batch_size):
-        _, article, conditional, _ = clf._joint_scores(pages[start:start + batch_size])
-        articles.append(article)
-        conditionals.append(conditional)
-    return np.concatenate(articles), np.vstack(conditionals)
+    scores = [clf._joint_scores(batch)[1:3] for batch in _batches(pages, batch_size)]
+    return np.concatenate([a for a, _ in scores]), np.vstack([q for _, q in scores])
 
 
 def choose_stack(tfidf: Classifier, encoder: Classifier, dev_rows, dev_pages, args) -> tuple[StackedClassifier, dict]:
