@@ -207,9 +207,14 @@ class ArticleDetector:
         with np.load(Path(directory) / cls.FILE, allow_pickle=False) as a:
             arrays = {k: a[k] for k in a.files}
         names = tuple(str(n) for n in arrays.pop("feature_names", ()))
-        if names != FEATURE_NAMES:
+        unknown = [n for n in names if n not in FEATURE_NAMES]
+        if not names or unknown:
             from .artifacts import ModelLoadError
 
-            raise ModelLoadError(f"{directory}: the article detector was trained on other page features "
-                                 f"({len(names)} vs {len(FEATURE_NAMES)} now); retrain the model")
+            raise ModelLoadError(f"{directory}: the article detector was trained on page features this version "
+                                 f"does not compute ({', '.join(unknown) or 'none recorded'}); retrain the model")
+        # Trees address features by position: a detector trained before features were added reads its own
+        # features from their current positions, so adding a feature does not invalidate older models.
+        position = np.array([FEATURE_NAMES.index(n) for n in names], dtype=np.intp)
+        arrays["feature"] = np.where(arrays["is_leaf"], 0, position[np.where(arrays["is_leaf"], 0, arrays["feature"])])
         return cls(**{k: v for k, v in arrays.items() if k != "baseline"}, baseline=float(arrays["baseline"]))

@@ -218,6 +218,34 @@ def test_light_detector_matches_scikit_learn(written_rows):
     assert np.allclose(light.article_score(X), boosted.predict_proba(X)[:, 1], atol=1e-12)
 
 
+def test_detector_trained_on_fewer_features_reads_them_by_name(written_rows, tmp_path):
+    """A detector saved before page features were added (or in another order) still scores pages the way it
+    was trained; one that needs a feature this version lacks is refused."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from klassify.article import FEATURE_NAMES, ArticleDetector, feature_matrix
+    from klassify.reading import read_page
+
+    pages = [read_page(r["text"]) for r in written_rows[::3]]
+    y = [r["label"] != "not_article" for r in written_rows[::3]]
+    X = feature_matrix(pages)
+    old = [len(FEATURE_NAMES) - 1 - i for i in range(0, len(FEATURE_NAMES), 2)]  # every other one, reversed
+    boosted = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=15, random_state=0).fit(X[:, old], y)
+    light = ArticleDetector.from_sklearn(boosted)
+    arrays = dict(feature=light.feature, threshold=light.threshold, left=light.left, right=light.right,
+                  is_leaf=light.is_leaf, missing_left=light.missing_left, value=light.value, roots=light.roots,
+                  baseline=np.array(light.baseline))
+    np.savez(tmp_path / ArticleDetector.FILE, **arrays, feature_names=np.array([FEATURE_NAMES[i] for i in old]))
+    loaded = ArticleDetector.load(tmp_path)
+    assert len(set(light.feature[~light.is_leaf])) > 3
+    assert np.allclose(loaded.article_score(X), boosted.predict_proba(X[:, old])[:, 1], atol=1e-12)
+
+    np.savez(tmp_path / ArticleDetector.FILE, **arrays,
+             feature_names=np.array([FEATURE_NAMES[i] for i in old[:-1]] + ["a_feature_from_the_future"]))
+    with pytest.raises(ModelLoadError, match="a_feature_from_the_future"):
+        ArticleDetector.load(tmp_path)
+
+
 def test_light_tfidf_matches_scikit_learn(written_rows):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
