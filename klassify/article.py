@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from .lines import HANGUL, LineKind
+from .lines import HANGUL, LineKind, ends_sentence
 from .reading import Page
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -45,6 +45,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "log_max_prose_line_chars",
     "markup_char_share",
     "question_answer_line_share",
+    # Appended (older detectors read their features by name): lines of 30+ characters cut off before a
+    # sentence ends, as on tag and reporter pages running several teasers together ("...을 열었다고 밝").
+    "cut_long_line_share",
 )
 
 _DATE = re.compile(r"(19|20)\d{2}\s*[-./년]\s*\d{1,2}")
@@ -101,6 +104,7 @@ def page_features(page: Page) -> np.ndarray:
             math.log1p(max((len(lines[i]) for i in body_prose), default=0)),
             len(_MARKUP.findall(page.raw_text[:20000])) / max(min(raw_chars, 20000), 1),
             sum(1 for i in nonblank if _QA_LINE.match(lines[i])) / n,
+            _cut_share([lines[i] for i in nonblank if len(lines[i]) >= 30]),
         ],
         dtype=np.float64,
     )
@@ -108,6 +112,10 @@ def page_features(page: Page) -> np.ndarray:
 
 def feature_matrix(pages) -> np.ndarray:
     return np.vstack([page_features(p) for p in pages]) if pages else np.zeros((0, len(FEATURE_NAMES)))
+
+
+def _cut_share(lines) -> float:
+    return sum(1 for line in lines if not ends_sentence(line)) / max(len(lines), 1)
 
 
 def _count_prose_blocks(kinds) -> int:

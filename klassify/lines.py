@@ -56,6 +56,11 @@ _MENU_SEPARATOR = re.compile(r"\s*[|│ㅣ·/>›»▸☰\[\]]\s*|\s{2,}")
 _MANY_SEPARATORS = re.compile(r"(\s*[,|/·]\s*\S+){4,}")
 
 
+def ends_sentence(line: str) -> bool:
+    """Whether ``line`` ends as a sentence does (``…했다.``, ``…까요?``, a closing quote after the stop)."""
+    return bool(_SENTENCE_END.search(line))
+
+
 _LONG_LINE = 4000
 
 

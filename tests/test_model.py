@@ -246,6 +246,21 @@ def test_detector_trained_on_fewer_features_reads_them_by_name(written_rows, tmp
         ArticleDetector.load(tmp_path)
 
 
+def test_page_feature_for_teasers_cut_mid_sentence():
+    from klassify.article import FEATURE_NAMES, page_features
+    from klassify.reading import read_page
+
+    article = read_page("청렴 교육 열려\n\n" + "\n".join(
+        f"군은 {d}일 군청 대회의실에서 공직자 {n}명을 대상으로 청렴 교육을 열었다고 밝혔다." for d, n in
+        ((3, 120), (4, 80), (5, 95))))
+    teasers = read_page("기자 페이지\n\n" + "\n\n".join(
+        f"{t}\n군은 {d}일 군청 대회의실에서 공직자 {n}명을 대상으로 청렴 교육을 열었다고 밝" for t, d, n in
+        (("청렴 교육 열려", 3, 120), ("친절 공무원 선발", 4, 80), ("공모전 시상식", 5, 95))))
+    cut = FEATURE_NAMES.index("cut_long_line_share")
+    assert page_features(article)[cut] == 0.0
+    assert page_features(teasers)[cut] == 1.0
+
+
 def test_light_tfidf_matches_scikit_learn(written_rows):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
