@@ -48,6 +48,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     # Appended (older detectors read their features by name): lines of 30+ characters cut off before a
     # sentence ends, as on tag and reporter pages running several teasers together ("...을 열었다고 밝").
     "cut_long_line_share",
+    "cut_long_body_line_share",  # the same within the extracted body, a line ending in "…" counted as cut
 )
 
 _DATE = re.compile(r"(19|20)\d{2}\s*[-./년]\s*\d{1,2}")
@@ -57,6 +58,7 @@ _REPORT_VERBS = re.compile(r"밝혔다|말했다|전했다|설명했다|강조�
 _MENU_WORDS = re.compile(r"로그인|회원가입|검색|메뉴|바로가기|이전|다음|목록|전체보기|더보기|홈|사이트맵|닫기|처음|맨끝")
 _DIGIT = re.compile(r"\d")
 _MARKUP = re.compile(r'[{}\[\]<>=":]')
+_ELLIPSIS_END = re.compile(r"(…|\.\s?\.\s?\.)\s*$")
 _QA_LINE = re.compile(r"^(Q|A|Q\d+|질문|답변|문|답)\s*[.:)\]]|^\[?(Q|A)\]?\s")
 
 
@@ -105,6 +107,7 @@ def page_features(page: Page) -> np.ndarray:
             len(_MARKUP.findall(page.raw_text[:20000])) / max(min(raw_chars, 20000), 1),
             sum(1 for i in nonblank if _QA_LINE.match(lines[i])) / n,
             _cut_share([lines[i] for i in nonblank if len(lines[i]) >= 30]),
+            _cut_share([lines[i] for i in body_lines if len(lines[i]) >= 30], ellipsis_cuts=True),
         ],
         dtype=np.float64,
     )
@@ -114,8 +117,9 @@ def feature_matrix(pages) -> np.ndarray:
     return np.vstack([page_features(p) for p in pages]) if pages else np.zeros((0, len(FEATURE_NAMES)))
 
 
-def _cut_share(lines) -> float:
-    return sum(1 for line in lines if not ends_sentence(line)) / max(len(lines), 1)
+def _cut_share(lines, ellipsis_cuts: bool = False) -> float:
+    cut = sum(1 for line in lines if not ends_sentence(line) or (ellipsis_cuts and _ELLIPSIS_END.search(line)))
+    return cut / max(len(lines), 1)
 
 
 def _count_prose_blocks(kinds) -> int:

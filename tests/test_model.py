@@ -253,12 +253,16 @@ def test_page_feature_for_teasers_cut_mid_sentence():
     article = read_page("청렴 교육 열려\n\n" + "\n".join(
         f"군은 {d}일 군청 대회의실에서 공직자 {n}명을 대상으로 청렴 교육을 열었다고 밝혔다." for d, n in
         ((3, 120), (4, 80), (5, 95))))
-    teasers = read_page("기자 페이지\n\n" + "\n\n".join(
-        f"{t}\n군은 {d}일 군청 대회의실에서 공직자 {n}명을 대상으로 청렴 교육을 열었다고 밝" for t, d, n in
-        (("청렴 교육 열려", 3, 120), ("친절 공무원 선발", 4, 80), ("공모전 시상식", 5, 95))))
-    cut = FEATURE_NAMES.index("cut_long_line_share")
-    assert page_features(article)[cut] == 0.0
-    assert page_features(teasers)[cut] == 1.0
+
+    def teaser_page(lead_end):
+        return read_page("기자 페이지\n\n" + "\n\n".join(
+            f"{t}\n군은 {d}일 군청 대회의실에서 공직자 {n}명을 대상으로 청렴 교육을 열었다고 {lead_end}" for t, d, n in
+            (("청렴 교육 열려", 3, 120), ("친절 공무원 선발", 4, 80), ("공모전 시상식", 5, 95))))
+
+    features = {name: FEATURE_NAMES.index(name) for name in ("cut_long_line_share", "cut_long_body_line_share")}
+    assert [page_features(article)[i] for i in features.values()] == [0.0, 0.0]
+    assert page_features(teaser_page("밝"))[features["cut_long_line_share"]] == 1.0  # cut mid-word
+    assert page_features(teaser_page("밝혔다…"))[features["cut_long_body_line_share"]] == 1.0  # kept as body
 
 
 def test_light_tfidf_matches_scikit_learn(written_rows):
