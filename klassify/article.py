@@ -228,5 +228,5 @@ class ArticleDetector:
         # Trees address features by position: a detector trained before features were added reads its own
         # features from their current positions, so adding a feature does not invalidate older models.
         position = np.array([FEATURE_NAMES.index(n) for n in names], dtype=np.intp)
-        arrays["feature"] = np.where(arrays["is_leaf"], 0, position[np.where(arrays["is_leaf"], 0, arrays["feature"])])
+        arrays["feature"] = position[np.where(arrays["is_leaf"], 0, arrays["feature"])]  # a leaf's is unused
         return cls(**{k: v for k, v in arrays.items() if k != "baseline"}, baseline=float(arrays["baseline"]))
