@@ -64,6 +64,9 @@ def parse_args(argv=None) -> TrainingArguments:
                        help="the trained encoder model to blend with (a name in models/ or a directory)")
     stack.add_argument("--stack-shares", default=",".join(map(str, defaults.stack_shares)),
                        help="TF-IDF's shares of the article score and of the initiative probabilities tried on dev")
+    stack.add_argument("--stack-detector-shares", default=",".join(map(str, defaults.stack_detector_shares)),
+                       help="shares of the article score taken from the page-shape detector alone, tried on dev "
+                            "(0: the members' own article scores only)")
     bert = p.add_argument_group("--model bert")
     bert.add_argument("--base-model", default=defaults.base_model,
                       help="e5-small-ko (built in, offline), a Hugging Face hub id, or a local transformers directory")
@@ -114,6 +117,7 @@ def parse_args(argv=None) -> TrainingArguments:
         batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, encoder_real_weight=a.encoder_real_weight, backend=a.backend, device=a.device, vocab_news=a.vocab_news,
         max_train_pages=a.max_train_pages, encoder=a.encoder,
         stack_shares=tuple(float(w) for w in a.stack_shares.split(",")),
+        stack_detector_shares=tuple(float(w) for w in a.stack_detector_shares.split(",")),
     )
 
 

@@ -44,6 +44,25 @@ def best_blend(scores: dict) -> tuple[float, float]:
     return min((key for key in tied if key[0] == tied[0][0]), key=lambda key: abs(key[1] - 0.5))
 
 
+def macro_f1_of_codes(gold, predicted, n_labels: int = len(LABELS)) -> float:
+    """:func:`classification_metrics`' macro-F1 (over the labels present in ``gold``, rounded the same way) from
+    label indices: fast enough to search a large grid of decisions.
+
+    >>> gold, predicted = ["reward", "other", "other", "not_article"], ["reward", "reward", "other", "other"]
+    >>> code = {label: i for i, label in enumerate(LABELS)}.get
+    >>> fast = macro_f1_of_codes([code(g) for g in gold], [code(p) for p in predicted])
+    >>> fast, fast == classification_metrics(gold, predicted)["macro_f1"]
+    (0.3889, True)
+    """
+    gold, predicted = np.asarray(gold), np.asarray(predicted)
+    confusion = np.bincount(gold * n_labels + predicted, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
+    true_positives, gold_counts = np.diag(confusion), confusion.sum(axis=1)
+    denominators = gold_counts + confusion.sum(axis=0)
+    f1 = np.divide(2 * true_positives, denominators, out=np.zeros(n_labels), where=denominators > 0)
+    present = gold_counts > 0
+    return round(float(f1[present].mean()), 4) if present.any() else 0.0
+
+
 def classification_metrics(gold: list[str], predicted: list[str], labels=LABELS) -> dict:
     """``{n, accuracy, macro_f1, per_label: {label: {precision, recall, f1, support}}, confusion, labels}``.
 

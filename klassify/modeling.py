@@ -82,6 +82,7 @@ class Classifier:
                 raise ModelLoadError(f"{directory}: a stack needs 2 members, its manifest lists {len(members)}")
             return StackedClassifier(
                 *members, article_share=thresholds["article_share"], initiative_share=thresholds["initiative_share"],
+                detector_share=thresholds.get("detector_share", 0.0),
                 article_threshold=thresholds.get("article", 0.5), secondary_threshold=thresholds.get("secondary", 0.5),
                 other_weight=thresholds.get("other_weight", 1.0), manifest=manifest, path=directory)
         detector = ArticleDetector.load(directory)
@@ -161,8 +162,15 @@ class Classifier:
 
     def _joint_scores(self, pages: list[Page], prepared: "PreparedBatch | None" = None):
         """→ (joint [N,7], article score [N], conditional initiative probabilities [N,6], analyses [N])."""
+        _, article, conditional, analyses = self._scores(pages, prepared)
+        return joint_probabilities(article, conditional), article, conditional, analyses
+
+    def _scores(self, pages: list[Page], prepared: "PreparedBatch | None" = None):
+        """→ (the detector's shape score [N], article score [N], conditional initiative probabilities [N,6],
+        analyses [N])."""
         prepared = prepared if prepared is not None else self.prepare(pages)
-        article = self.detector.score_pages(pages)
+        shape = self.detector.score_pages(pages)
+        article = shape.copy()
         conditional = np.zeros((len(pages), len(ARTICLE_LABELS)))
         analyses = [None] * len(pages)
         todo, found = prepared.todo, []
@@ -177,7 +185,7 @@ class Classifier:
         for i, analysis in zip(todo, found):
             analyses[i] = analysis
         conditional[[i for i, p in enumerate(pages) if not p.body], ARTICLE_LABELS.index("other")] = 1.0
-        return joint_probabilities(article, conditional), article, conditional, analyses
+        return shape, article, conditional, analyses
 
     def _predict_batch(self, pages: list[Page], prepared: "PreparedBatch | None" = None) -> list[Prediction]:
         joint, article, conditional, analyses = self._joint_scores(pages, prepared)
@@ -222,35 +230,42 @@ class Classifier:
 class StackedClassifier(Classifier):
     """Two classifiers blended into one: the article score is ``article_share`` × the first member's plus the
     rest × the second's, the conditional initiative probabilities likewise with ``initiative_share``; then one
-    article threshold and one `other` weight, as for a single model. All chosen on real dev
+    article threshold and one `other` weight, as for a single model. ``detector_share`` of the article score
+    comes from the first member's page-shape detector alone, beside the blend: each member's own article score
+    leans mostly on its text model's not_article class, which misses page kinds that only their shape gives
+    away (tag and reporter pages of teasers cut mid-sentence). All chosen on real dev
     (``train.py --model stack``). Evidence comes from the first member.
 
     >>> class Fixed(Classifier):
-    ...     def __init__(self, article, conditional):
+    ...     def __init__(self, shape, article, conditional):
     ...         super().__init__(None, None)
-    ...         self.scores = np.array([article]), np.array([conditional])
+    ...         self.scores = np.array([shape]), np.array([article]), np.array([conditional])
     ...     def prepare(self, pages):
     ...         return None
-    ...     def _joint_scores(self, pages, prepared=None):
-    ...         return None, *self.scores, [None]
-    >>> tfidf, encoder = Fixed(0.3, [0.6, 0, 0, 0, 0, 0.4]), Fixed(0.9, [0.2, 0, 0, 0, 0, 0.8])
+    ...     def _scores(self, pages, prepared=None):
+    ...         return *self.scores, [None]
+    >>> tfidf, encoder = Fixed(0.1, 0.3, [0.6, 0, 0, 0, 0, 0.4]), Fixed(0.5, 0.9, [0.2, 0, 0, 0, 0, 0.8])
     >>> stack = StackedClassifier(tfidf, encoder, article_share=0.25, initiative_share=0.5, other_weight=0.6)
     >>> _, article, conditional, _ = stack._joint_scores([read_page("본문")])
     >>> float(article[0]), conditional[0].round(2).tolist(), stack.initiative_label(conditional[0])
     (0.75, [0.4, 0.0, 0.0, 0.0, 0.0, 0.6], 'education')
+    >>> stack.detector_share = 0.5  # half the first member's shape score (0.1), half the blend (0.75)
+    >>> round(float(stack._joint_scores([read_page("본문")])[1][0]), 3)
+    0.425
     """
 
     member_names = ("tfidf", "bert")
 
     def __init__(self, first: Classifier, second: Classifier, *, article_share: float, initiative_share: float,
-                 article_threshold: float = 0.5, secondary_threshold: float = 0.5, other_weight: float = 1.0,
-                 manifest: dict | None = None, path=None):
+                 detector_share: float = 0.0, article_threshold: float = 0.5, secondary_threshold: float = 0.5,
+                 other_weight: float = 1.0, manifest: dict | None = None, path=None):
         super().__init__(first.detector, first.model, article_threshold=article_threshold,
                          secondary_threshold=secondary_threshold, other_weight=other_weight,
                          manifest=manifest, path=path)
         self.members = (first, second)
         self.article_share = article_share
         self.initiative_share = initiative_share
+        self.detector_share = detector_share
 
     def save(self, path, manifest: dict | None = None):
         directory = Path(path)
@@ -262,7 +277,7 @@ class StackedClassifier(Classifier):
             "members": list(self.member_names),
             "thresholds": {"article": self.article_threshold, "secondary": self.secondary_threshold,
                            "other_weight": self.other_weight, "article_share": self.article_share,
-                           "initiative_share": self.initiative_share},
+                           "initiative_share": self.initiative_share, "detector_share": self.detector_share},
             **(manifest or {}),
         }
         self.path = write_manifest(directory, [f"{name}/manifest.json" for name in self.member_names], info)
@@ -271,13 +286,14 @@ class StackedClassifier(Classifier):
     def prepare(self, pages: list[Page]) -> tuple:
         return tuple(member.prepare(pages) for member in self.members)
 
-    def _joint_scores(self, pages: list[Page], prepared: tuple | None = None):
+    def _scores(self, pages: list[Page], prepared: tuple | None = None):
         prepared = prepared if prepared is not None else (None,) * len(self.members)
-        (_, a1, q1, analyses), (_, a2, q2, _) = (member._joint_scores(pages, p)
-                                                 for member, p in zip(self.members, prepared))
-        article = self.article_share * a1 + (1 - self.article_share) * a2
+        (shape, a1, q1, analyses), (_, a2, q2, _) = (member._scores(pages, p)
+                                                     for member, p in zip(self.members, prepared))
+        blend = self.article_share * a1 + (1 - self.article_share) * a2
+        article = self.detector_share * shape + (1 - self.detector_share) * blend
         conditional = self.initiative_share * q1 + (1 - self.initiative_share) * q2
-        return joint_probabilities(article, conditional), article, conditional, analyses
+        return shape, article, conditional, analyses
 
 
 def joint_probabilities(article, conditional) -> np.ndarray:

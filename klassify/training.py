@@ -15,8 +15,9 @@ from .article import ArticleDetector
 from .cues import CueFeatures
 from .artifacts import models_dir, sha256_file, update_manifest
 from .data import read_labeled, sample_news
-from .evaluation import ARTICLE_THRESHOLDS, best_blend, blend_scores, classification_metrics, evaluate, format_metrics, write_report
-from .labels import ARTICLE_LABELS, INITIATIVES, NOT_ARTICLE
+from .evaluation import (ARTICLE_THRESHOLDS, best_blend, blend_scores, classification_metrics, evaluate,
+                         format_metrics, macro_f1_of_codes, write_report)
+from .labels import ARTICLE_LABELS, INITIATIVES, LABELS, NOT_ARTICLE
 from .modeling import Classifier, StackedClassifier, _batches
 from .reading import read_page
 from .real import DEFAULT_INDEX, RealCacheMissing, load_real
@@ -166,6 +167,9 @@ class TrainingArguments:
     # Shares of the blend given to TF-IDF (article score and initiative probabilities), tried on dev with each
     # article threshold and `other` weight; the first wins ties.
     stack_shares: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    # Share of the stack's article score taken from TF-IDF's page-shape detector alone, before the blend of the
+    # members' own article scores (which lean 3:1 on their text models' not_article class); tried with the rest.
+    stack_detector_shares: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
     # --model bert trains once, so the real-page weight is not searched: the TF-IDF search's choice.
     encoder_real_weight: float = 4.0
     # --model bert
@@ -269,7 +273,8 @@ def _train(args: TrainingArguments) -> tuple[Classifier, dict]:
             log(args, "--refit-with-dev applies to tfidf only (the encoder stops early on real dev)")
     if stack is not None:
         clf = StackedClassifier(clf, stack.members[1], article_share=stack.article_share,
-                                initiative_share=stack.initiative_share, article_threshold=stack.article_threshold,
+                                initiative_share=stack.initiative_share, detector_share=stack.detector_share,
+                                article_threshold=stack.article_threshold,
                                 secondary_threshold=stack.secondary_threshold, other_weight=stack.other_weight)
 
     if args.model == "bert":
@@ -523,43 +528,52 @@ def load_encoder(args) -> Classifier:
 
 
 def member_scores(clf: Classifier, pages, batch_size: int = 32):
-    """A model's article scores [N] and conditional initiative probabilities [N, 6] before any cut."""
-    scores = [clf._joint_scores(batch)[1:3] for batch in _batches(pages, batch_size)]
-    return np.concatenate([a for a, _ in scores]), np.vstack([q for _, q in scores])
+    """A model's detector shape scores [N], article scores [N] and conditional initiative probabilities [N, 6]
+    before any cut."""
+    scores = [clf._scores(batch)[:3] for batch in _batches(pages, batch_size)]
+    return tuple(np.concatenate(part) for part in zip(*scores))
 
 
 def choose_stack(tfidf: Classifier, encoder: Classifier, dev_rows, dev_pages, args) -> tuple[StackedClassifier, dict]:
-    """The blend of ``tfidf`` and ``encoder`` with the best dev macro-F1: TF-IDF's share of the article score
-    and of the initiative probabilities (``args.stack_shares``), the article threshold and the `other` weight
-    (``args.other_weights``); ties go to the first in that order. With shares 0 and 1 in the grid (the
-    default), each model alone is a candidate, so a blend is chosen only if it beats both on dev."""
+    """The blend of ``tfidf`` and ``encoder`` with the best dev macro-F1: the share of the article score taken
+    from TF-IDF's page-shape detector alone (``args.stack_detector_shares``), TF-IDF's share of the rest of the
+    article score and of the initiative probabilities (``args.stack_shares``), the article threshold and the
+    `other` weight (``args.other_weights``); ties go to the first in that order. With shares 0 and 1 in the
+    grid (the default), each model alone is a candidate, so a blend is chosen only if it beats both on dev."""
     import itertools
 
-    gold = [r["label"] for r in dev_rows]
-    (a1, q1), (a2, q2) = member_scores(tfidf, dev_pages), member_scores(encoder, dev_pages)
+    gold = np.array([LABELS.index(r["label"]) for r in dev_rows])
+    (shape, a1, q1), (_, a2, q2) = member_scores(tfidf, dev_pages), member_scores(encoder, dev_pages)
     has_body = np.array([bool(p.body) for p in dev_pages])
-    labels = np.array(ARTICLE_LABELS)
+    is_other = np.array([label == "other" for label in ARTICLE_LABELS])
+    not_article = LABELS.index(NOT_ARTICLE)
+    top_label = {}  # the article label of each page for an initiative share and `other` weight
 
-    def macro_f1(a, b, t, w):
-        conditional = (b * q1 + (1 - b) * q2) * np.where(labels == "other", w, 1.0)
-        article = a * a1 + (1 - a) * a2
-        predicted = np.where((article >= t) & has_body, labels[conditional.argmax(axis=1)], NOT_ARTICLE)
-        return classification_metrics(gold, list(predicted))["macro_f1"]
+    def macro_f1(d, a, b, t, w):
+        if (b, w) not in top_label:
+            top_label[b, w] = ((b * q1 + (1 - b) * q2) * np.where(is_other, w, 1.0)).argmax(axis=1)
+        article = d * shape + (1 - d) * (a * a1 + (1 - a) * a2)
+        predicted = np.where((article >= t) & has_body, top_label[b, w], not_article)
+        return macro_f1_of_codes(gold, predicted)
 
-    grid = list(itertools.product(args.stack_shares, args.stack_shares, ARTICLE_THRESHOLDS, args.other_weights))
+    grid = list(itertools.product(args.stack_detector_shares, args.stack_shares, args.stack_shares,
+                                  ARTICLE_THRESHOLDS, args.other_weights))
     found = [(macro_f1(*choice), choice) for choice in grid]
-    best_f1, (a, b, t, w) = max(found, key=lambda x: x[0])  # max keeps the first of equals
-    alone = {name: max((f for f, c in found if c[0] == c[1] == share), default=None)  # None: not in the grid
+    best_f1, (d, a, b, t, w) = max(found, key=lambda x: x[0])  # max keeps the first of equals
+    alone = {name: max((f for f, c in found if c[0] == 0 and c[1] == c[2] == share), default=None)  # None: not in the grid
              for name, share in (("tfidf", 1.0), ("encoder", 0.0))}
-    log(args, f"stack: TF-IDF share of the article score {a}, of the initiative {b}, article threshold {t}, "
-              f"`other` weight {w}: dev macro-F1 {best_f1:.4f} (" + ", ".join(
-                  f"{name} alone {f1:.4f}" for name, f1 in alone.items() if f1 is not None) + ")")
+    without_detector = max((f for f, c in found if c[0] == 0), default=None)
+    log(args, f"stack: detector share {d}, TF-IDF share of the rest of the article score {a}, of the initiative {b}, "
+              f"article threshold {t}, `other` weight {w}: dev macro-F1 {best_f1:.4f} (" + ", ".join(
+                  f"{name} alone {f1:.4f}" for name, f1 in alone.items() if f1 is not None) +
+              (f", best with detector share 0 {without_detector:.4f}" if without_detector is not None else "") + ")")
     stack = StackedClassifier(tfidf, encoder, article_share=float(a), initiative_share=float(b),
-                              article_threshold=float(t), other_weight=float(w))
+                              detector_share=float(d), article_threshold=float(t), other_weight=float(w))
     stack.secondary_threshold = choose_secondary_threshold(stack, dev_rows, dev_pages)
-    return stack, {"article_share": float(a), "initiative_share": float(b), "article_threshold": float(t),
-                   "other_weight": float(w), "dev_macro_f1": best_f1,
-                   "dev_macro_f1_alone": alone, "encoder": str(encoder.path),
+    return stack, {"detector_share": float(d), "article_share": float(a), "initiative_share": float(b),
+                   "article_threshold": float(t), "other_weight": float(w), "dev_macro_f1": best_f1,
+                   "dev_macro_f1_alone": alone, "dev_macro_f1_detector_share_0": without_detector,
+                   "encoder": str(encoder.path),
                    "encoder_manifest_sha256": sha256_file(Path(encoder.path) / "manifest.json")}
 
 

@@ -373,8 +373,9 @@ def test_stack_is_chosen_on_dev_saved_with_its_members_and_reloads(tiny_stack, t
     assert (clf.article_share, clf.initiative_share) == (chosen["article_share"], chosen["initiative_share"])
     again = Classifier.load(path, backend="torch")
     assert type(again).__name__ == "StackedClassifier"
-    assert (again.article_share, again.article_threshold, again.other_weight) == \
-        (clf.article_share, clf.article_threshold, clf.other_weight)
+    assert (again.article_share, again.detector_share, again.article_threshold, again.other_weight) == \
+        (clf.article_share, clf.detector_share, clf.article_threshold, clf.other_weight)
+    assert clf.detector_share == chosen["detector_share"]
     texts = ["제천시는 3일 청렴교육을 했다고 밝혔다. 강사가 청탁금지법을 강의했다.", "신청서 양식 | 성명 | 연락처 | 서명"]
     assert np.allclose(clf.predict_proba(texts), again.predict_proba(texts), atol=1e-5)
     predictions = again.predict(texts)
@@ -390,8 +391,10 @@ def test_stack_blends_its_members_scores(tiny_stack):
 
     pages = _read_all(texts)
     _, article, conditional, _ = clf._joint_scores(pages)
-    (_, a1, q1, _), (_, a2, q2, _) = first._joint_scores(pages), second._joint_scores(pages)
-    assert np.allclose(article, clf.article_share * a1 + (1 - clf.article_share) * a2)
+    (shape, a1, q1, _), (_, a2, q2, _) = first._scores(pages), second._scores(pages)
+    assert np.allclose(shape, first.detector.score_pages(pages))
+    blend = clf.article_share * a1 + (1 - clf.article_share) * a2
+    assert np.allclose(article, clf.detector_share * shape + (1 - clf.detector_share) * blend)
     assert np.allclose(conditional, clf.initiative_share * q1 + (1 - clf.initiative_share) * q2)
 
 

@@ -325,3 +325,45 @@ def test_cue_features_tell_the_detailed_event_from_the_plans():
     assert row["declaration:other_sentences"] > 0 and row["education:title"] == 0
     assert cues.transform([]).shape == (0, len(cues.names))
     assert CueFeatures.from_state(cues.state()).transform([page]).toarray().tolist() == cues.transform([page]).toarray().tolist()
+
+
+def test_stack_takes_a_detector_share_only_when_it_wins_on_dev(tmp_path):
+    """choose_stack tries a share of the article score from the first member's page-shape detector alone:
+    here both members' own article scores call a tag page an article (0.8) that only its shape gives away (0.0),
+    and no threshold in the grid can cut it, so only a detector share gets dev right."""
+    from types import SimpleNamespace
+
+    from klassify.modeling import StackedClassifier
+    from klassify.reading import read_page
+    from klassify.training import choose_stack
+
+    class Fixed(Classifier):
+        def __init__(self, shape, article, conditional, path=None):
+            super().__init__(None, None, path=path)
+            self.scores = np.array(shape), np.array(article), np.array(conditional, dtype=float)
+
+        def prepare(self, pages):
+            return None
+
+        def _scores(self, pages, prepared=None):
+            picked = [self.page_ids.index(p.body) for p in pages]
+            return (*(part[picked] for part in self.scores), [None] * len(pages))
+
+    bodies = [f"{n}번 페이지의 본문이라고 밝혔다." for n in range(4)]
+    education, other, kindness = np.eye(6)[[0, 5, 3]]
+    conditional = [other, education, other, kindness]
+    (tmp_path / "manifest.json").write_text("{}")
+    tfidf = Fixed([0.0, 0.9, 0.9, 0.9], [0.8, 0.9, 0.9, 0.9], conditional)
+    encoder = Fixed([0.8, 0.9, 0.9, 0.9], [0.8, 0.9, 0.9, 0.9], conditional, path=tmp_path)
+    for member in (tfidf, encoder):
+        member.page_ids = bodies
+    rows = [{"label": label, "secondary": []} for label in ("not_article", "education", "other", "kindness")]
+    pages = [read_page(body) for body in bodies]
+    args = SimpleNamespace(stack_detector_shares=(0.0, 0.25, 0.5), stack_shares=(0.0, 1.0),
+                           other_weights=(1.0,), quiet=True)
+    stack, chosen = choose_stack(tfidf, encoder, rows, pages, args)
+    assert isinstance(stack, StackedClassifier) and stack.detector_share == chosen["detector_share"] > 0
+    assert chosen["dev_macro_f1"] == 1.0 > chosen["dev_macro_f1_detector_share_0"]
+    _, article, conditional, _ = stack._scores(pages)
+    assert [stack.decide(a, q, page) for a, q, page in zip(article, conditional, pages)] == [r["label"] for r in rows]
+    assert article[0] == pytest.approx(stack.detector_share * 0.0 + (1 - stack.detector_share) * 0.8)
