@@ -90,6 +90,9 @@ def parse_args(argv=None) -> TrainingArguments:
                       help="how the saved model runs by default: int8 ONNX Runtime or fp32 torch")
     bert.add_argument("--device", default=defaults.device,
                       help="where the encoder trains: auto (a CUDA GPU if torch sees one, else the CPU), cpu or cuda")
+    bert.add_argument("--precision", choices=["fp32", "bf16"], default=defaults.precision,
+                      help="training steps in fp32, or under bfloat16 autocast (faster on a GPU or a CPU with "
+                           "AVX512-BF16/AMX; refused elsewhere); the saved model is fp32 either way")
     bert.add_argument("--vocab-news", type=int, default=defaults.vocab_news,
                       help="real news articles (from ../shared, if present) whose pieces the pruned vocabulary keeps")
     bert.add_argument("--max-train-pages", type=int, default=None, help="use only the first N training pages (smoke runs)")
@@ -114,7 +117,7 @@ def parse_args(argv=None) -> TrainingArguments:
         real_waves=tuple(int(w) for w in a.real_waves.split(",")), refit_with_dev=a.refit_with_dev,
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,
-        batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, encoder_real_weight=a.encoder_real_weight, backend=a.backend, device=a.device, vocab_news=a.vocab_news,
+        batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, encoder_real_weight=a.encoder_real_weight, backend=a.backend, device=a.device, precision=a.precision, vocab_news=a.vocab_news,
         max_train_pages=a.max_train_pages, encoder=a.encoder,
         stack_shares=tuple(float(w) for w in a.stack_shares.split(",")),
         stack_detector_shares=tuple(float(w) for w in a.stack_detector_shares.split(",")),

@@ -187,6 +187,7 @@ class TrainingArguments:
     lora_rank: int = 16
     backend: str = "onnx"  # prediction backend stored with the model: onnx (int8) or torch
     device: str = "auto"  # where the encoder trains: auto (a CUDA GPU if torch sees one), cpu, cuda
+    precision: str = "fp32"  # training steps in fp32, or bf16 (autocast; faster where the device has native bf16)
     vocab_news: int = 20_000  # real news articles whose pieces are kept when pruning the vocabulary
     max_train_pages: int | None = None  # for tiny runs (tests)
     quiet: bool = False

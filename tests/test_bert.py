@@ -177,6 +177,32 @@ def tiny_bert(tmp_path_factory, tiny_base):
     return tiny_training_run(tmp_path_factory.mktemp("tiny-bert"), base_model=tiny_base)
 
 
+def test_bf16_training_saves_an_fp32_model_where_the_device_supports_it(tiny_base, tmp_path):
+    import torch
+
+    from klassify.bert_training import bf16_supported
+
+    if not bf16_supported(torch.device("cpu")):
+        with pytest.raises(ValueError, match="no native bfloat16"):
+            tiny_training_run(tmp_path, base_model=tiny_base, precision="bf16")
+        return
+    path, clf, summary = tiny_training_run(tmp_path, base_model=tiny_base, precision="bf16")
+    assert summary["training_args"]["precision"] == "bf16"
+    again = Classifier.load(path, backend="torch")
+    assert all(p.dtype == torch.float32 for p in again.model.encoder.bert.parameters())
+    text = "제천시는 3일 청렴교육을 했다고 밝혔다. 강사가 청탁금지법을 강의했다."
+    assert np.allclose(clf.predict_proba([text]), again.predict_proba([text]), atol=1e-5)
+
+
+def test_unknown_training_precision_is_refused():
+    import torch
+
+    from klassify.bert_training import training_autocast
+
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        training_autocast("fp8", torch.device("cpu"))
+
+
 def test_tiny_bert_model_saves_no_base_weights_and_reloads(tiny_bert):
     path, clf, summary = tiny_bert
     manifest = json.loads((path / "manifest.json").read_text())
