@@ -314,13 +314,15 @@ def run_info(args) -> int:
                       f"{selection['real_dev_macro_f1_before_refit']:.3f} before the refit)")
     counts = m.get("training_counts", {}) | m.get("rescored", {}).get("counts", {})  # the splits the metrics used
     for split, by_label in counts.items():
-        name = "trained on" if split.startswith("train") else f"{split} pages"
+        name = ("trained on" + (" (TF-IDF)" if hasattr(clf, "members") else "")  # the encoder member has its own
+                if split.startswith("train") else f"{split} pages")
         show(name, ", ".join(f"{k} {v}" for k, v in sorted(by_label.items())))
     if m.get("seeds"):
         show("seed pages", f"{m['seeds'].get('correct')} correct")
     if hasattr(clf, "members"):
-        show("stack", f"TF-IDF's share of the article score {clf.article_share}, of the initiative probabilities "
-                      f"{clf.initiative_share}; members " + ", ".join(str(m.path) for m in clf.members))
+        show("stack", f"page-shape detector's share of the article score {clf.detector_share}, TF-IDF's share of the "
+                      f"rest {clf.article_share} and of the initiative probabilities {clf.initiative_share}; members "
+                      + ", ".join(str(m.path) for m in clf.members))
     for member in getattr(clf, "members", (clf,)):
         settings = getattr(member.model, "settings", None)
         if settings is not None:

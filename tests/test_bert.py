@@ -458,3 +458,13 @@ def test_shipped_default_is_the_stack_and_reproduces_its_test_report(base_dir):
     reported = clf.manifest["metrics"]["test"]
     assert metrics["n"] == reported["n"]
     assert abs(metrics["macro_f1"] - reported["macro_f1"]) <= 0.01
+
+
+def test_info_on_a_stack_names_its_blend_and_whose_training_counts_it_shows(tiny_stack, capsys):
+    from klassify.cli import main
+
+    path, clf, _ = tiny_stack
+    assert main(["info", "--model", str(path)]) == 0
+    lines = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines() if ":" in line)
+    assert f"detector's share of the article score {clf.detector_share}," in lines["stack"]
+    assert "trained on (TF-IDF)" in lines and "trained on" not in lines
