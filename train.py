@@ -59,6 +59,10 @@ def parse_args(argv=None) -> TrainingArguments:
                    help="weights on `other` in the label's argmax, tried on dev (1: none)")
     p.add_argument("--refit-with-dev", action=argparse.BooleanOptionalAction, default=defaults.refit_with_dev,
                    help="tfidf: after choosing on real dev, fit the chosen settings again on train + real dev")
+    p.add_argument("--respect-ai-reservations", action=argparse.BooleanOptionalAction,
+                   default=defaults.respect_ai_reservations,
+                   help="leave out of training the real pages and news whose publishers reserve them from AI "
+                        "training (their notice, or their site's); they are still scored")
     stack = p.add_argument_group("--model stack (a TF-IDF model, trained as above, blended with a trained encoder)")
     stack.add_argument("--encoder", default=defaults.encoder,
                        help="the trained encoder model to blend with (a name in models/ or a directory)")
@@ -115,6 +119,7 @@ def parse_args(argv=None) -> TrainingArguments:
         text_article_weights=tuple(float(w) for w in a.text_article_weights.split(",")),
         other_weights=tuple(float(w) for w in a.other_weights.split(",")),
         real_waves=tuple(int(w) for w in a.real_waves.split(",")), refit_with_dev=a.refit_with_dev,
+        respect_ai_reservations=a.respect_ai_reservations,
         base_model=a.base_model, layers=a.layers, window=a.window, overlap=a.overlap, max_windows=a.max_windows,
         train_windows=a.train_windows, epochs=a.epochs, patience=a.patience, learning_rate=a.learning_rate,
         batch_size=a.batch_size, tuning=a.tuning, lora_rank=a.lora_rank, encoder_real_weight=a.encoder_real_weight, backend=a.backend, device=a.device, precision=a.precision, vocab_news=a.vocab_news,

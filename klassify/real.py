@@ -101,6 +101,29 @@ def read_cache(path: str | os.PathLike | None = None) -> dict[str, dict]:
     return {item["id"]: item for _, item in iter_jsonl(path)}
 
 
+#: A publisher's notice reserving its text from AI training, as Korean news sites print it under their
+#: articles ("무단전재 및 재배포, AI 학습 및 활용 금지", "AI학습 이용 금지").
+AI_RESERVATION = re.compile(r"(?:AI|인공지능)\s*(?:학습|훈련)[^\n]{0,20}?금지")
+
+
+def ai_reserved_sites(rows) -> set[str]:
+    r"""Sites that print an AI-training reservation on any of ``rows``' texts. The notice is the publisher's, so
+    it covers that site's pages whose excerpt stops before it.
+
+    >>> sorted(ai_reserved_sites([{"site": "a.kr", "text": "기사 본문\n무단전재 및 재배포, AI학습 이용 금지"},
+    ...                           {"site": "b.kr", "text": "AI 학습 지원 사업을 시작했다."}]))
+    ['a.kr']
+    """
+    return {row.get("site") for row in rows if AI_RESERVATION.search(row["text"])} - {None}
+
+
+def without_ai_reserved(rows, reserved_sites) -> tuple[list[dict], int]:
+    """``rows`` less those a publisher reserved from AI training (a notice in the text, or a reserved site)
+    → ``(kept, how many were left out)``."""
+    kept = [row for row in rows if row.get("site") not in reserved_sites and not AI_RESERVATION.search(row["text"])]
+    return kept, len(rows) - len(kept)
+
+
 def load_real(split: str | None = None, *, index: str | os.PathLike | None = None,
               cache: str | os.PathLike | None = None, warn: bool = True) -> list[dict]:
     """Index rows joined with their cached texts, in the same shape as :func:`klassify.data.read_labeled`.

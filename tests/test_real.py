@@ -251,8 +251,15 @@ def test_training_uses_real_pages_when_cached(tmp_path, monkeypatch, written_row
             taken[r["label"]] = taken.get(r["label"], 0) + 1
             extra.append(r)
     train_rows = [index_row(f"real-t{i:03d}", r["text"], label=r["label"], split="train") for i, r in enumerate(extra)]
-    write_jsonl(index, read_index(index) + train_rows)
-    write_jsonl(cache, [json.loads(l) for l in cache.read_text(encoding="utf-8").splitlines()]
+    # one dev page whose publisher reserves it from AI training: scored on dev, never learned in the refit
+    reserved_id = next(row["id"] for row in rows if row["split"] == "dev")
+    texts = {json.loads(l)["id"]: json.loads(l)["text"] for l in cache.read_text(encoding="utf-8").splitlines()}
+    texts[reserved_id] += "\nⓒ 무단전재 및 재배포, AI학습 이용 금지"
+    indexed = [row | ({"site": "reserved.kr"} | {k: v for k, v in index_row(row["id"], texts[row["id"]]).items()
+                                                  if k in ("sha256", "parts", "chars")}
+                      if row["id"] == reserved_id else {}) for row in read_index(index)]
+    write_jsonl(index, indexed + train_rows)
+    write_jsonl(cache, [{"id": i, "text": t} for i, t in texts.items()]
                 + [{"id": row["id"], "text": r["text"]} for row, r in zip(train_rows, extra)])
     monkeypatch.setenv("KLASSIFY_REAL_PAGES", str(cache))
     small, taken = [], {}
@@ -284,8 +291,9 @@ def test_training_uses_real_pages_when_cached(tmp_path, monkeypatch, written_row
         summary["metrics"]["real_dev"]["macro_f1"], abs=1e-3)
     assert "real_dev" not in refit_summary["metrics"] and "real_test" in refit_summary["metrics"]
     n_real_dev = sum(row["split"] == "dev" for row in rows)
+    assert refit_summary["selection"]["real_dev_left_out_of_refit_ai_reserved"] == 1
     assert sum(refit_summary["training_counts"]["train_with_news"].values()) == \
-        sum(summary["training_counts"]["train_with_news"].values()) + n_real_dev
+        sum(summary["training_counts"]["train_with_news"].values()) + n_real_dev - 1
     assert (refit.article_threshold, refit.secondary_threshold) == (clf.article_threshold, clf.secondary_threshold)
 
 
@@ -299,3 +307,26 @@ def test_training_without_the_cache_says_so_and_uses_written_pages(tmp_path, mon
     assert "real pages not used: no real-page text cache" in capsys.readouterr().out
     with pytest.raises(RealCacheMissing):
         real_splits(TrainingArguments(real_pages=str(REPO / "data" / "real" / "index.jsonl")))
+
+
+def test_training_leaves_out_pages_their_publishers_reserve_from_ai_training(tmp_path, monkeypatch, written_rows):
+    """A site that prints an AI-training reservation under any page (here a dev page) has all its train pages
+    left out, and says so in the record; the dev page is still there to be scored."""
+    from klassify.training import TrainingArguments, real_record, real_splits
+
+    texts = [r["text"] for r in written_rows[:4]]
+    texts[0] += "\n무단전재 및 재배포, AI 학습 및 활용 금지"
+    sites = ["reserved.kr", "reserved.kr", "open.kr", "open.kr"]
+    splits = ["dev", "train", "train", "test"]
+    rows = [index_row(f"real-{i}", text, split=split) | {"site": site}
+            for i, (text, site, split) in enumerate(zip(texts, sites, splits))]
+    index = write_jsonl(tmp_path / "index.jsonl", rows)
+    cache = write_jsonl(tmp_path / "texts.jsonl", [{"id": r["id"], "text": t} for r, t in zip(rows, texts)])
+    monkeypatch.setenv("KLASSIFY_REAL_PAGES", str(cache))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        real = real_splits(TrainingArguments(real_pages=str(index), quiet=True))
+        kept = real_splits(TrainingArguments(real_pages=str(index), quiet=True, respect_ai_reservations=False))
+    assert [r["id"] for r in real["train"]] == ["real-2"] and [r["id"] for r in real["dev"]] == ["real-0"]
+    assert real_record(real)["ai_reserved"] == {"sites": ["reserved.kr"], "train_pages_left_out": 1}
+    assert [r["id"] for r in kept["train"]] == ["real-1", "real-2"] and kept["ai_reserved_sites"] == []
