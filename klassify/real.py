@@ -117,10 +117,14 @@ def ai_reserved_sites(rows) -> set[str]:
     return {row.get("site") for row in rows if AI_RESERVATION.search(row["text"])} - {None}
 
 
+def is_ai_reserved(row: dict, reserved_sites) -> bool:
+    """Whether a publisher reserved this page from AI training: a notice in its text, or a reserved site."""
+    return row.get("site") in reserved_sites or bool(AI_RESERVATION.search(row["text"]))
+
+
 def without_ai_reserved(rows, reserved_sites) -> tuple[list[dict], int]:
-    """``rows`` less those a publisher reserved from AI training (a notice in the text, or a reserved site)
-    → ``(kept, how many were left out)``."""
-    kept = [row for row in rows if row.get("site") not in reserved_sites and not AI_RESERVATION.search(row["text"])]
+    """``rows`` less those :func:`is_ai_reserved` → ``(kept, how many were left out)``."""
+    kept = [row for row in rows if not is_ai_reserved(row, reserved_sites)]
     return kept, len(rows) - len(kept)
 
 
