@@ -38,8 +38,8 @@ def settings_from_args(args) -> EncoderSettings:
 
 def training_autocast(precision: str, device):
     """The context the training steps run in: ``"fp32"`` as is, ``"bf16"`` under torch's bfloat16 autocast
-    (1.4x faster steps on a 2-core CPU with AVX512-BF16, measured in docs/encoder.md; the dev scoring and the
-    saved model stay fp32). A device without native bfloat16 is refused: emulated, it is slower than fp32.
+    (a training 1.14x faster on a 2-core CPU with AVX512-BF16, measured in docs/encoder.md; the dev scoring and
+    the saved model stay fp32). A device without native bfloat16 is refused: emulated, it is slower than fp32.
 
     >>> import torch
     >>> training_autocast("fp32", torch.device("cpu")).__class__.__name__
