@@ -317,6 +317,10 @@ def run_info(args) -> int:
         name = ("trained on" + (" (TF-IDF)" if hasattr(clf, "members") else "")  # the encoder member has its own
                 if split.startswith("train") else f"{split} pages")
         show(name, ", ".join(f"{k} {v}" for k, v in sorted(by_label.items())))
+    reserved = (m.get("real_pages") or {}).get("ai_reserved")
+    if reserved and reserved["sites"]:
+        show("left out", f"{reserved['train_pages_left_out']} real train pages (sites that reserve their pages from "
+                         f"AI training: {', '.join(reserved['sites'])})")
     if m.get("seeds"):
         show("seed pages", f"{m['seeds'].get('correct')} correct")
     if hasattr(clf, "members"):

@@ -240,7 +240,7 @@ def test_evaluate_real_reports_kinds_and_writes_no_text(tmp_path, monkeypatch, c
         assert "text" not in item and item["url"].startswith("https://example.go.kr/")
 
 
-def test_training_uses_real_pages_when_cached(tmp_path, monkeypatch, written_rows, fake_real):
+def test_training_uses_real_pages_when_cached(tmp_path, monkeypatch, capsys, written_rows, fake_real):
     from klassify.training import TrainingArguments, train
 
     index, cache, rows, chosen = fake_real
@@ -292,6 +292,10 @@ def test_training_uses_real_pages_when_cached(tmp_path, monkeypatch, written_row
     assert "real_dev" not in refit_summary["metrics"] and "real_test" in refit_summary["metrics"]
     n_real_dev = sum(row["split"] == "dev" for row in rows)
     assert refit_summary["selection"]["real_dev_left_out_of_refit_ai_reserved"] == 1
+    capsys.readouterr()
+    assert cli_main(["info", "--model", str(tmp_path / "refit")]) == 0
+    assert "left out:           0 real train pages (sites that reserve their pages from AI training: reserved.kr)" \
+        in capsys.readouterr().out
     assert sum(refit_summary["training_counts"]["train_with_news"].values()) == \
         sum(summary["training_counts"]["train_with_news"].values()) + n_real_dev - 1
     assert (refit.article_threshold, refit.secondary_threshold) == (clf.article_threshold, clf.secondary_threshold)
